@@ -1,0 +1,151 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flowgate/obs/logger.hpp"
+
+namespace flowgate::config {
+
+/// `[log]`: what the daemon writes to stderr.
+struct LogConfig {
+    /// Least severe level written: trace, debug, info, warn or error. Default info.
+    obs::LogLevel level = obs::LogLevel::info;
+    /// json (one object per line, for journald/Loki) or text (for a terminal). Default json.
+    obs::LogFormat format = obs::LogFormat::json;
+
+    friend bool operator==(const LogConfig&, const LogConfig&) = default;
+};
+
+/// `[database]`: the PostgreSQL that stores readings.
+struct DatabaseConfig {
+    /// libpq URI (postgresql:// or postgres://). Default
+    /// "postgresql://flowgate@127.0.0.1:55432/flowgate". Put a password in
+    /// FLOWGATE_DATABASE_URL rather than in the file.
+    std::string url = "postgresql://flowgate@127.0.0.1:55432/flowgate";
+    /// Readings waiting for the writer thread, which bounds memory while PostgreSQL is slow
+    /// or down. 1..10000000, default 10000.
+    std::size_t writer_queue = 10'000;
+    /// Most rows written in one transaction. 1..100000 and at most writer_queue, default 500.
+    std::size_t batch_size = 500;
+    /// Longest a reading waits for its batch to fill before it is written anyway.
+    /// 1ms..1m, default 200ms.
+    std::chrono::milliseconds batch_interval{200};
+
+    friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
+};
+
+/// `[redis]`: shared state and fan-out between instances.
+struct RedisConfig {
+    /// redis:// URL; a password goes in FLOWGATE_REDIS_URL. Default "redis://127.0.0.1:56379".
+    std::string url = "redis://127.0.0.1:56379";
+    /// Deadline for connecting (and reconnecting) to Redis. 1ms..5m, default 2s.
+    std::chrono::milliseconds connect_timeout{2'000};
+
+    friend bool operator==(const RedisConfig&, const RedisConfig&) = default;
+};
+
+/// `[thingspeak]`: the ThingSpeak (or compatible) server that channels are polled from.
+struct ThingSpeakConfig {
+    /// http:// or https:// origin, without a trailing '/'. Default "https://api.thingspeak.com".
+    std::string base_url = "https://api.thingspeak.com";
+    /// Deadline for one whole request (connect, TLS, response). 1ms..5m, default 10s.
+    std::chrono::milliseconds request_timeout{10'000};
+    /// Largest response body accepted; a bigger one is an error, not a truncation.
+    /// 1024..1073741824, default 8388608 (8 MiB).
+    std::size_t max_body_bytes = 8 * 1024 * 1024;
+
+    friend bool operator==(const ThingSpeakConfig&, const ThingSpeakConfig&) = default;
+};
+
+/// A TCP endpoint written "host:port" or "[ipv6]:port".
+struct HostPort {
+    /// Name or address, without the brackets of an IPv6 literal.
+    std::string host;
+    /// 0 asks the system for a free port.
+    std::uint16_t port = 0;
+
+    /// "host:port", or "[host]:port" when the host contains ':'.
+    std::string to_string() const;
+
+    friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+/// `[http]`: the HTTP/WebSocket server dashboards connect to.
+struct HttpConfig {
+    /// Address to listen on, host:port. Default "127.0.0.1:8080".
+    HostPort listen{"127.0.0.1", 8080};
+    /// Largest WebSocket message accepted from a client. 128..16777216, default 65536 (64 KiB).
+    std::size_t max_ws_message_bytes = 64 * 1024;
+    /// Messages queued for one slow WebSocket client before it is disconnected.
+    /// 1..100000, default 256.
+    std::size_t ws_send_queue = 256;
+
+    friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
+};
+
+/// The daemon's whole configuration; a default-constructed Config holds every default.
+struct Config {
+    LogConfig log;
+    DatabaseConfig database;
+    RedisConfig redis;
+    ThingSpeakConfig thingspeak;
+    HttpConfig http;
+
+    friend bool operator==(const Config&, const Config&) = default;
+};
+
+/// Every problem found in a configuration, one per line of what(), each naming its place
+/// ("flowgate.toml:12:1: …" or "FLOWGATE_HTTP_LISTEN: …") and what is wrong. Never contains
+/// a password or token.
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+
+    const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+/// Looks up an environment variable; nullopt when it is not set.
+using Environment = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The process environment (getenv).
+Environment process_environment();
+
+/// A fixed set of variables, for tests and tools.
+Environment map_environment(std::map<std::string, std::string, std::less<>> variables);
+
+/// One key of the file and the environment variable that overrides it
+/// ("database.url", "FLOWGATE_DATABASE_URL").
+struct ConfigKey {
+    std::string name;
+    std::string env_var;
+};
+
+/// Every key the file may contain, in the order of the example file.
+std::vector<ConfigKey> config_keys();
+
+/// Parses TOML text; `source_name` (usually the file name) prefixes every problem. Variables
+/// FLOWGATE_<SECTION>_<KEY> in `env` override the text. An empty text gives the defaults.
+/// Throws ConfigError listing every problem found.
+Config parse_config(std::string_view toml_text, std::string_view source_name, const Environment& env);
+
+/// Reads and parses a file as parse_config does; an unreadable file is a ConfigError too.
+Config load_config_file(const std::filesystem::path& path, const Environment& env);
+
+/// The effective values as TOML, one section per table, with secrets in URLs redacted.
+/// The result parses back to the same values except for the redacted parts.
+std::string format_config(const Config& config);
+
+} // namespace flowgate::config
