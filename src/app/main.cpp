@@ -1,14 +1,21 @@
+#include <csignal>
 #include <exception>
+#include <optional>
 #include <iostream>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "daemon.hpp"
 #include "flowgate/config/config.hpp"
+#include "flowgate/storage/migrator.hpp"
 
 // The build may pass the project version; this keeps a stand-alone compile working.
 #ifndef FLOWGATE_VERSION
 #define FLOWGATE_VERSION "0.1.0"
+#endif
+#ifndef FLOWGATE_MIGRATIONS_DIR
+#define FLOWGATE_MIGRATIONS_DIR "/usr/share/flowgate/migrations"
 #endif
 
 namespace {
@@ -20,6 +27,10 @@ constexpr int exit_usage = 2;
 constexpr std::string_view usage = R"(usage: flowgate <command> [arguments]
 
 commands:
+  run --config FILE [--port-file FILE]
+                      run the daemon until SIGINT/SIGTERM; --port-file receives the HTTP port
+  migrate --config FILE [--migrations DIR]
+                      apply pending database migrations (default DIR: )" FLOWGATE_MIGRATIONS_DIR R"()
   check-config FILE   validate FILE (and FLOWGATE_* variables) and print the effective values
   help                show this text
   --version           show the version
@@ -41,6 +52,69 @@ int check_config(std::string_view file) {
     }
 }
 
+/// Reads `--name value` pairs; returns false (after printing usage) on anything else.
+bool parse_options(std::span<char*> operands, std::initializer_list<std::pair<std::string_view, std::string*>> known) {
+    for (std::size_t i = 0; i < operands.size(); ++i) {
+        const std::string_view flag = operands[i];
+        bool matched = false;
+        for (const auto& [name, target] : known) {
+            if (flag != name) continue;
+            if (i + 1 >= operands.size()) {
+                usage_error(std::string{flag} + " needs a value");
+                return false;
+            }
+            *target = operands[++i];
+            matched = true;
+        }
+        if (!matched) {
+            usage_error("unknown option '" + std::string{flag} + "'");
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Loads the configuration for run/migrate, printing every problem when it is invalid.
+std::optional<flowgate::config::Config> load(const std::string& file) {
+    try {
+        return flowgate::config::load_config_file(file, flowgate::config::process_environment());
+    } catch (const flowgate::config::ConfigError& e) {
+        std::cerr << e.what() << '\n';
+        return std::nullopt;
+    }
+}
+
+flowgate::obs::Logger make_logger(const flowgate::config::Config& config, std::string component) {
+    return flowgate::obs::make_stderr_logger(config.log.level, config.log.format, std::move(component));
+}
+
+int run_command(std::span<char*> operands) {
+    std::string file, port_file;
+    if (!parse_options(operands, {{"--config", &file}, {"--port-file", &port_file}})) return exit_usage;
+    if (file.empty()) return usage_error("run needs --config FILE");
+    const auto config = load(file);
+    if (!config) return exit_usage;
+    return flowgate::app::run_daemon(*config, port_file, make_logger(*config, "daemon"));
+}
+
+int migrate_command(std::span<char*> operands) {
+    std::string file, dir = FLOWGATE_MIGRATIONS_DIR;
+    if (!parse_options(operands, {{"--config", &file}, {"--migrations", &dir}})) return exit_usage;
+    if (file.empty()) return usage_error("migrate needs --config FILE");
+    const auto config = load(file);
+    if (!config) return exit_usage;
+    const auto log = make_logger(*config, "migrate");
+    try {
+        const auto result = flowgate::storage::run_migrations(config->database.url, dir, log);
+        log.info(result.applied.empty() ? "database schema is up to date" : "migrations applied",
+                 {{"applied", result.applied.size()}, {"schema_version", result.schema_version}});
+        return exit_ok;
+    } catch (const std::exception& e) {
+        log.error("migration failed", {{"error", e.what()}});
+        return exit_failure;
+    }
+}
+
 int run(std::span<char*> args) {
     if (args.empty()) return usage_error("missing command");
     const std::string_view command = args[0];
@@ -53,6 +127,8 @@ int run(std::span<char*> args) {
         std::cout << "flowgate " FLOWGATE_VERSION "\n";
         return exit_ok;
     }
+    if (command == "run") return run_command(operands);
+    if (command == "migrate") return migrate_command(operands);
     if (command == "check-config") {
         if (operands.size() != 1) return usage_error("check-config takes exactly one FILE");
         return check_config(operands[0]);
@@ -63,6 +139,8 @@ int run(std::span<char*> args) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // A peer that goes away mid-write must be an error code, not a dead process.
+    std::signal(SIGPIPE, SIG_IGN);
     try {
         return run(std::span<char*>{argv, static_cast<std::size_t>(argc)}.subspan(argc > 0 ? 1 : 0));
     } catch (const std::exception& e) {

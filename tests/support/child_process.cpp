@@ -1,6 +1,7 @@
 #include "child_process.hpp"
 
 #include <csignal>
+#include <string_view>
 #include <cstring>
 #include <cstdlib>
 #include <fcntl.h>
@@ -17,8 +18,18 @@ extern char** environ;
 namespace flowgate::test {
 
 ChildProcess::ChildProcess(const std::filesystem::path& program, const std::vector<std::string>& args,
-                           const std::filesystem::path& output_file)
+                           const std::filesystem::path& output_file, const std::map<std::string, std::string>& env)
     : output_file_{output_file} {
+    std::vector<std::string> env_storage;
+    for (char** e = environ; *e; ++e) {
+        const std::string_view entry{*e};
+        if (!env.contains(std::string{entry.substr(0, entry.find('='))})) env_storage.emplace_back(entry);
+    }
+    for (const auto& [name, value] : env) env_storage.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
     std::vector<std::string> argv_storage{program.string()};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -29,7 +40,7 @@ ChildProcess::ChildProcess(const std::filesystem::path& program, const std::vect
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    const int rc = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
+    const int rc = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) throw std::runtime_error{"cannot start " + program.string() + ": " + std::strerror(rc)};
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -13,8 +14,9 @@ namespace flowgate::test {
 /// on destruction if still running, so a failing test leaves nothing behind.
 class ChildProcess {
 public:
+    /// `env` is added to (and overrides) this process's environment for the child.
     ChildProcess(const std::filesystem::path& program, const std::vector<std::string>& args,
-                 const std::filesystem::path& output_file);
+                 const std::filesystem::path& output_file, const std::map<std::string, std::string>& env = {});
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;

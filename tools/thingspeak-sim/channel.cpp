@@ -12,6 +12,8 @@ using namespace std::chrono;
 
 constexpr std::array<std::string_view, 4> junk_values{"ERR", "sensor fault", "x87654321x", "OVF"};
 
+constexpr Seconds slot_origin{sys_days{year{2026} / 1 / 1}};
+
 // Salts keep the random draws for different purposes independent of each other.
 enum Salt : std::uint64_t { jitter_salt = 1, noise_salt, bad_salt, skew_salt, phase_salt };
 
@@ -22,9 +24,16 @@ std::string_view junk_value(std::uint8_t index) { return junk_values[index % jun
 Channel::Channel(ChannelSpec spec, std::uint64_t seed, Seconds data_start)
     : spec_{std::move(spec)},
       seed_{mix(seed, spec_.id)},
-      created_at_{data_start - hours{1}},
-      updated_at_{created_at_},
-      next_slot_{data_start} {
+      created_at_{std::min(slot_origin, data_start) - hours{1}},
+      updated_at_{created_at_} {
+    // Posting slots count from a fixed origin, so that a restarted simulator serves the same
+    // entry ids and values for the same times: to a client the channel never changed.
+    const auto since_origin = (data_start - std::min(slot_origin, data_start)).count();
+    const auto first_slot = (since_origin + spec_.interval.count() - 1) / spec_.interval.count();
+    seq_ = static_cast<std::uint64_t>(first_slot);
+    next_slot_ = std::min(slot_origin, data_start) + first_slot * spec_.interval;
+    first_entry_id_ = static_cast<std::uint32_t>(first_slot + 1);
+    next_entry_id_ = first_entry_id_;
     time_ordered_ = !spec_.quirks.device_timestamps;
 }
 
@@ -82,9 +91,14 @@ Entry Channel::make_entry(Seconds posted_at) {
             value.kind = Value::Kind::text;
             value.index = static_cast<std::uint8_t>(seq_ % field.texts.size());
         } else {
-            const double noise = field.noise * (2 * unit_interval(mix(seed_ ^ noise_salt, key)) - 1);
+            const double clean = signal_value(field, pump, posted_at);
+            // A stopped pump and an idle pipe read exactly zero; a flow is never negative.
+            const bool exact_zero = clean == 0 && (field.kind == SignalKind::flow_rate || field.kind == SignalKind::pump);
+            const double noise = exact_zero || field.kind == SignalKind::pump || field.kind == SignalKind::flow_total
+                                     ? 0
+                                     : field.noise * (2 * unit_interval(mix(seed_ ^ noise_salt, key)) - 1);
             value.kind = Value::Kind::number;
-            value.number = signal_value(field, pump, posted_at) + noise;
+            value.number = field.kind == SignalKind::flow_rate ? std::max(0.0, clean + noise) : clean + noise;
         }
     }
     return e;
@@ -93,6 +107,7 @@ Entry Channel::make_entry(Seconds posted_at) {
 void Channel::clear(Seconds now) {
     advance_to(now);
     entries_.clear();
+    first_entry_id_ = 1;
     next_entry_id_ = 1;
     time_ordered_ = !spec_.quirks.device_timestamps;
     updated_at_ = now;
@@ -114,9 +129,9 @@ void Channel::set_interval(seconds interval, Seconds now) {
 }
 
 const Entry* Channel::find(std::uint64_t entry_id) const {
-    // Ids are 1..n without gaps within an epoch.
-    if (entry_id == 0 || entry_id > entries_.size()) return nullptr;
-    return &entries_[entry_id - 1];
+    // Ids have no gaps within an epoch.
+    if (entry_id < first_entry_id_ || entry_id - first_entry_id_ >= entries_.size()) return nullptr;
+    return &entries_[entry_id - first_entry_id_];
 }
 
 const Entry* Channel::last_with_field(int n) const {

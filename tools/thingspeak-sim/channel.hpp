@@ -73,7 +73,8 @@ private:
     Seconds updated_at_;
     std::vector<Entry> entries_;
     Seconds next_slot_;          ///< nominal time of the next post, before jitter
-    std::uint64_t seq_ = 0;      ///< posts ever made, across clears: drives every random draw
+    std::uint64_t seq_ = 0;      ///< posting slot since the origin: drives every random draw
+    std::uint32_t first_entry_id_ = 1; ///< id of entries_.front()
     std::uint32_t next_entry_id_ = 1;
     bool time_ordered_ = true;   ///< false once a device-set created_at went backwards
 };

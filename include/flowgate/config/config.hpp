@@ -38,8 +38,8 @@ struct DatabaseConfig {
     /// Most rows written in one transaction. 1..100000 and at most writer_queue, default 500.
     std::size_t batch_size = 500;
     /// Longest a reading waits for its batch to fill before it is written anyway.
-    /// 1ms..1m, default 200ms.
-    std::chrono::milliseconds batch_interval{200};
+    /// 1ms..1m, default 50ms (it bounds the poll-to-WebSocket latency: bench/RESULTS.md).
+    std::chrono::milliseconds batch_interval{50};
 
     friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };

@@ -82,7 +82,7 @@ TEST(ConfigDefaults, EmptyFileGivesTheDocumentedDefaults) {
     EXPECT_EQ(config.database.url, "postgresql://flowgate@127.0.0.1:55432/flowgate");
     EXPECT_EQ(config.database.writer_queue, 10'000u);
     EXPECT_EQ(config.database.batch_size, 500u);
-    EXPECT_EQ(config.database.batch_interval, 200ms);
+    EXPECT_EQ(config.database.batch_interval, 50ms);
     EXPECT_EQ(config.redis.url, "redis://127.0.0.1:56379");
     EXPECT_EQ(config.redis.connect_timeout, 2s);
     EXPECT_EQ(config.thingspeak.base_url, "https://api.thingspeak.com");

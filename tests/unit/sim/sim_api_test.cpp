@@ -27,9 +27,7 @@ TEST(SimFeeds, DefaultReadIsTheNewest100OfTheLastDayInAscendingOrder) {
     ASSERT_EQ(got.status, 200u);
     const auto& feeds = got.json["feeds"];
     ASSERT_EQ(feeds.size(), 100u);
-    // Two days of history at 15 s: about 11520 entries, the newest is the last_entry_id.
     const int last = got.json["channel"]["last_entry_id"];
-    EXPECT_NEAR(last, 11520, 1);
     EXPECT_EQ(feeds.back()["entry_id"], last);
     EXPECT_EQ(feeds.front()["entry_id"], last - 99);
     for (std::size_t i = 1; i < feeds.size(); ++i) EXPECT_LT(created(feeds[i - 1]), created(feeds[i]));
@@ -59,7 +57,7 @@ TEST(SimFeeds, StartEndWindowReturnsNewestOfTheWindowSoBackfillPagesBackwards) {
     ASSERT_EQ(feeds.size(), 5u);
     const auto end = flowgate::parse_query_time("2026-02-28 01:00:00", std::chrono::minutes{0}).value();
     EXPECT_LE(created(feeds.back()), end);
-    EXPECT_GT(created(feeds.back()), end - std::chrono::seconds{15});  // the newest of the window
+    EXPECT_GE(created(feeds.back()), end - std::chrono::seconds{15});  // the newest of the window
     // The whole hour without results: one entry per 15 s, nothing outside it.
     auto hour = request(api, "/channels/101/feeds.json?start=2026-02-28%2000:00:00&end=2026-02-28%2001:00:00");
     EXPECT_NEAR(hour.json["feeds"].size(), 240, 1);
@@ -129,7 +127,7 @@ TEST(SimEntries, LastEntryByIdAndProbes) {
     const int id = last.json["entry_id"];
     EXPECT_EQ(request(api, "/channels/101/feeds.json?results=1").json["channel"]["last_entry_id"], id);
     EXPECT_EQ(request(api, "/channels/101/feeds/" + std::to_string(id) + ".json").json, last.json);
-    EXPECT_EQ(request(api, "/channels/101/feeds/5.json").json["entry_id"], 5);
+    EXPECT_EQ(request(api, "/channels/101/feeds/" + std::to_string(id - 5) + ".json").json["entry_id"], id - 5);
     EXPECT_EQ(request(api, "/channels/101/feeds/99999.json").body, "-1");
     EXPECT_EQ(request(api, "/channels/101/feeds/last_entry_id.json").body, std::to_string(id));
     auto age = request(api, "/channels/101/feeds/last_data_age.json");
@@ -203,6 +201,18 @@ TEST(SimAccess, UnknownChannelsPathsAndFormats) {
     EXPECT_EQ(request(api, "/channels/101/feeds.xml").status, 404u);
     EXPECT_EQ(request(api, "/").status, 404u);
     EXPECT_EQ(request(api, "/channels/101/feeds.json", t0, "DELETE").status, 405u);
+}
+
+TEST(SimData, ARestartedSimulatorServesTheSameEntries) {
+    // Started an hour apart on the wall clock, two simulators agree on every entry.
+    auto network = std::string{small_network};
+    network.erase(network.find("start = "), network.find('\n', network.find("start = ")) - network.find("start = "));
+    auto early = SimApi{parse_sim_config(network, "test.toml"), t0 - std::chrono::hours{1}};
+    auto late = SimApi{parse_sim_config(network, "test.toml"), t0};
+    const auto a = request(early, "/channels/101/feeds.json?results=20", t0);
+    const auto b = request(late, "/channels/101/feeds.json?results=20", t0);
+    EXPECT_EQ(a.json["feeds"], b.json["feeds"]);
+    EXPECT_EQ(a.json["channel"]["created_at"], b.json["channel"]["created_at"]);
 }
 
 TEST(SimData, SameSeedSameDataOtherSeedOtherData) {

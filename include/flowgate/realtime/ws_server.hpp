@@ -1,0 +1,99 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "flowgate/obs/logger.hpp"
+#include "flowgate/realtime/topic.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace flowgate::config {
+struct HttpConfig;
+}
+
+namespace flowgate::realtime {
+
+class Hub;
+struct ServerState;
+
+/// Limits and deadlines of the WebSocket server; every default is production-ready.
+struct WsServerOptions {
+    /// Largest message a client may send; a bigger one closes the session with 1009.
+    /// Default 65536 (config `http.max_ws_message_bytes`).
+    std::size_t max_message_bytes = 64 * 1024;
+    /// Messages waiting for one client; one more closes the session with 1013
+    /// "send queue overflow". Default 256 (config `http.ws_send_queue`).
+    std::size_t send_queue = 256;
+    /// Deadline for reading one HTTP request (headers) and for the WebSocket handshake.
+    /// Default 30 s.
+    std::chrono::milliseconds handshake_timeout{30'000};
+    /// Largest HTTP request header accepted; a bigger one is answered 431. Default 8192.
+    std::size_t max_request_header_bytes = 8 * 1024;
+    /// A session that has received nothing for half this time is pinged, and closed when
+    /// the other half passes without an answer. Default 300 s (Beast's suggested value).
+    std::chrono::milliseconds idle_timeout{300'000};
+    /// How long a closing session (overflow, shutdown) may take to send its close frame
+    /// and get the answer before its socket is dropped. Default 5 s.
+    std::chrono::milliseconds close_timeout{5'000};
+
+    /// The options of `[http]`: max_ws_message_bytes and ws_send_queue; the rest default.
+    static WsServerOptions from(const config::HttpConfig& http);
+};
+
+/// Counters for metrics. Read from any thread.
+struct WsServerStats {
+    std::uint64_t sessions_open = 0;    ///< WebSocket sessions open now
+    std::uint64_t sessions_total = 0;   ///< upgrades accepted since start
+    std::uint64_t messages_sent = 0;    ///< messages written to clients
+    std::uint64_t overflow_closes = 0;  ///< sessions closed because their send queue was full
+};
+
+/// flowgate's HTTP/WebSocket port: `GET /healthz`, and the streams
+/// `/ws/community/{id}/updates` (topic `community:{id}:updates`) and
+/// `/ws/node/{id}/telemetry` (topic `node:{id}:telemetry`). A malformed path or an unknown
+/// community or node is answered with HTTP 404 and a JSON `{"error": …}` before any
+/// upgrade; a plain GET of a stream 426. Each session has one writer and a bounded queue of
+/// shared messages, so a slow client never delays another. Runs on one io_context thread:
+/// every member is called on that thread (or before it runs), except stats().
+class WsServer {
+public:
+    /// Returns the JSON body of `GET /healthz`; the default answers `{"status":"ok"}`.
+    using HealthBody = std::function<std::string()>;
+
+    WsServer(boost::asio::io_context& ioc, Hub& hub, TopicExists topic_exists, obs::Logger log,
+             WsServerOptions options = {});
+    /// Stops (see stop()).
+    ~WsServer();
+    WsServer(const WsServer&) = delete;
+    WsServer& operator=(const WsServer&) = delete;
+
+    /// Binds and listens; port 0 picks a free one. Returns the bound port. Throws
+    /// std::system_error when the address cannot be resolved or bound.
+    std::uint16_t listen(const std::string& host, std::uint16_t port);
+    /// Starts accepting; connections are served while the io_context runs.
+    void start();
+    /// Stops accepting and closes every session (WebSocket close 1001 "server shutting
+    /// down"; a session that cannot finish its close within close_timeout is dropped). Each
+    /// session leaves the Hub, which unsubscribes topics left without sessions. `on_closed`
+    /// runs on the loop once the last session has ended — keep the loop running until then,
+    /// or clients see a dropped connection instead of the close frame. Calling stop() again
+    /// does nothing (and does not call its `on_closed`).
+    void stop(std::function<void()> on_closed = {});
+
+    /// Replaces the body of `GET /healthz`, e.g. to add the daemon's own checks.
+    void set_health_body(HealthBody health_body);
+
+    WsServerStats stats() const;
+
+private:
+    std::shared_ptr<ServerState> state_;
+};
+
+} // namespace flowgate::realtime

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "flowgate/registry/device.hpp"
+#include "flowgate/registry/topology.hpp"
+
+namespace flowgate::registry {
+
+/// Loading the registry failed: PostgreSQL unreachable, schema not migrated, or a row that
+/// breaks an invariant. what() names the problem; it never contains a password or API key.
+class RegistryError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Every enabled node whose telemetry_source is 'thingspeak' and that has a
+/// device_thingspeak_mapping, ordered by id, with its field mappings (ordered by field) and
+/// its cursor from node_operational_state (empty cursor, epoch 0, when it has none yet).
+/// Opens one connection to `url` (a libpq URL) for the call; throws RegistryError.
+std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url);
+
+/// Every community and every node with its community; throws RegistryError.
+Topology load_topology(const std::string& url);
+
+} // namespace flowgate::registry

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "flowgate/core/telemetry.hpp"
+#include "flowgate/registry/device.hpp"
+#include "flowgate/thingspeak/fetch_result.hpp"
+
+namespace flowgate::sources {
+
+/// What one poll of a channel produced.
+struct PollOutcome {
+    /// Entries newer than the cursor, in entry_id order, normalized.
+    std::vector<TelemetryEntry> entries;
+    /// Failures to store in telemetry_errors (and log).
+    std::vector<TelemetryErrorRecord> errors;
+    /// True when the channel answered with a usable feed (even an empty one).
+    bool fetched = false;
+    /// Set when the channel's entry ids went backwards: it was cleared, a new epoch began.
+    bool new_epoch = false;
+    /// The newest entry id in the answer beyond the cursor, including entries that produced
+    /// no reading (every field empty or invalid).
+    std::optional<std::int64_t> newest_entry_id;
+};
+
+/// The decisions of polling one ThingSpeak device, without I/O: which URL to read, which
+/// entries of the answer are new, what is an error, and where the cursor stands. The cursor
+/// moves only when the caller reports an entry as accepted for storage, so an entry that
+/// could not be queued is fetched again next time instead of being lost.
+class ThingSpeakPoll {
+public:
+    /// Rows asked for per poll: far more than arrive between two polls at the device's interval.
+    static constexpr int results_per_poll = 100;
+
+    explicit ThingSpeakPoll(ThingSpeakDevice device);
+
+    const ThingSpeakDevice& device() const { return device_; }
+    const DeviceCursor& cursor() const { return device_.cursor; }
+
+    /// Path and query of the next read, with the read key when the channel is private.
+    std::string target() const;
+
+    /// Interprets the answer to target().
+    PollOutcome on_response(const thingspeak::FetchResult& result, Seconds now);
+
+    /// The caller queued the first `accepted` entries of `outcome` for storage. When that is
+    /// all of them, the cursor moves past everything the answer held; otherwise past the last
+    /// accepted one, and the rest is read again next time.
+    void commit(const PollOutcome& outcome, std::size_t accepted);
+
+private:
+    TelemetryErrorRecord error(ErrorStage stage, std::string message, Seconds now) const;
+
+    ThingSpeakDevice device_;
+    /// Schema problems already reported, so a renamed field is reported once, not every poll.
+    std::set<std::string> reported_schema_problems_;
+};
+
+} // namespace flowgate::sources

@@ -1,0 +1,202 @@
+#include "daemon.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "flowgate/bus/redis_publisher.hpp"
+#include "flowgate/bus/redis_subscriber.hpp"
+#include "flowgate/core/telemetry_message.hpp"
+#include "flowgate/realtime/hub.hpp"
+#include "flowgate/realtime/topic.hpp"
+#include "flowgate/realtime/topic_feed.hpp"
+#include "flowgate/realtime/ws_server.hpp"
+#include "flowgate/registry/device_registry.hpp"
+#include "flowgate/sources/thingspeak_source.hpp"
+#include "flowgate/storage/pg_writer.hpp"
+#include "flowgate/thingspeak/http_client.hpp"
+
+namespace flowgate::app {
+namespace {
+
+namespace asio = boost::asio;
+using realtime::TopicKind;
+
+/// The hub's topics come from Redis: one subscription per topic per process.
+class SubscriberFeed final : public realtime::TopicFeed {
+public:
+    explicit SubscriberFeed(bus::RedisSubscriber& subscriber) : subscriber_{subscriber} {}
+    void subscribe(const std::string& topic) override { subscriber_.subscribe(topic); }
+    void unsubscribe(const std::string& topic) override { subscriber_.unsubscribe(topic); }
+
+private:
+    bus::RedisSubscriber& subscriber_;
+};
+
+/// Sources hand their entries to the PostgreSQL writer's bounded queue.
+class WriterSink final : public sources::TelemetrySink {
+public:
+    explicit WriterSink(storage::PgWriter& writer) : writer_{writer} {}
+    bool submit(TelemetryEntry entry) override { return writer_.submit(std::move(entry)); }
+    bool submit_error(TelemetryErrorRecord error) override { return writer_.submit_error(std::move(error)); }
+    void submit_cursor(DeviceId device, DeviceCursor cursor) override { writer_.submit_cursor(device, cursor); }
+
+private:
+    storage::PgWriter& writer_;
+};
+
+void write_port_file(const std::string& path, std::uint16_t port) {
+    // Whole or not at all, so that a reader never sees half a number.
+    const auto tmp = path + ".tmp";
+    std::ofstream{tmp} << port << '\n';
+    std::filesystem::rename(tmp, path);
+}
+
+} // namespace
+
+int run_daemon(const config::Config& config, const std::string& port_file, const obs::Logger& log) {
+    std::vector<ThingSpeakDevice> devices;
+    registry::Topology topology;
+    try {
+        devices = registry::load_thingspeak_devices(config.database.url);
+        topology = registry::load_topology(config.database.url);
+    } catch (const std::exception& e) {
+        log.error("cannot load devices from PostgreSQL; is it running and migrated (flowgate migrate)?",
+                  {{"error", e.what()}});
+        return 1;
+    }
+
+    asio::io_context ioc{1};
+
+    bus::RedisConnectionConfig redis;
+    redis.url = config.redis.url;
+    redis.connect_timeout = config.redis.connect_timeout;
+    bus::RedisPublisherConfig publisher_config;
+    publisher_config.connection = redis;
+    publisher_config.connection.client_name = "flowgate-pub";
+    redis.client_name = "flowgate-sub";
+    bus::RedisPublisher publisher{ioc, publisher_config, log.with_component("redis-pub")};
+    bus::RedisSubscriber subscriber{ioc, redis, log.with_component("redis-sub")};
+    SubscriberFeed feed{subscriber};
+    realtime::Hub hub{feed};
+    subscriber.set_handler([&hub](const std::string& topic, std::shared_ptr<const std::string> payload) {
+        hub.deliver(topic, payload);
+    });
+
+    // Called on the writer's thread with what was newly stored; published from the loop,
+    // serialized once and shared by both topics.
+    storage::PgWriterOptions writer_options;
+    writer_options.url = config.database.url;
+    writer_options.queue_capacity = config.database.writer_queue;
+    writer_options.batch_size = config.database.batch_size;
+    writer_options.batch_interval = config.database.batch_interval;
+    storage::PgWriter writer{writer_options, log.with_component("pg-writer"), [&ioc, &publisher](std::vector<TelemetryEntry> stored) {
+        asio::post(ioc, [&publisher, stored = std::move(stored)] {
+            for (const auto& entry : stored) {
+                auto payload = std::make_shared<const std::string>(telemetry_update_json(entry));
+                publisher.publish(realtime::topic_name(TopicKind::node, entry.device_id), payload);
+                publisher.publish(realtime::topic_name(TopicKind::community, entry.community_id), payload);
+            }
+        });
+    }};
+    WriterSink sink{writer};
+
+    thingspeak::HttpClientOptions client_options;
+    client_options.base_url = config.thingspeak.base_url;
+    client_options.request_timeout = config.thingspeak.request_timeout;
+    client_options.max_body_bytes = config.thingspeak.max_body_bytes;
+    thingspeak::HttpClient client{ioc, client_options, log.with_component("thingspeak")};
+
+    realtime::WsServer ws{ioc, hub,
+                          [&topology](TopicKind kind, std::int64_t id) {
+                              return kind == TopicKind::community ? topology.has_community(id)
+                                                                  : topology.community_of(id).has_value();
+                          },
+                          log.with_component("ws"), realtime::WsServerOptions::from(config.http)};
+    ws.set_health_body([&] {
+        return std::string{R"({"status":"ok","devices":)"} + std::to_string(devices.size()) +
+               R"(,"redis":)" + (publisher.connected() ? "true" : "false") + R"(,"database":)" +
+               (writer.stats().connected ? "true" : "false") + "}";
+    });
+    std::uint16_t port = 0;
+    try {
+        port = ws.listen(config.http.listen.host, config.http.listen.port);
+    } catch (const std::exception& e) {
+        log.error("cannot listen", {{"listen", config.http.listen.to_string()}, {"error", e.what()}});
+        return 1;
+    }
+
+    sources::ThingSpeakSource source{ioc, client, sink, log.with_component("poller"), devices};
+    publisher.start();
+    subscriber.start();
+    ws.start();
+    source.start();
+    if (!port_file.empty()) write_port_file(port_file, port);
+    log.info("flowgate running", {{"listen", config.http.listen.host},
+                                   {"port", port},
+                                   {"devices", devices.size()},
+                                   {"communities", topology.communities.size()},
+                                   {"thingspeak", config.thingspeak.base_url}});
+
+    // A line a minute, so an operator tailing the log sees progress without debug logging.
+    asio::steady_timer progress{ioc};
+    std::function<void()> report = [&] {
+        progress.expires_after(std::chrono::minutes{1});
+        progress.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            const auto s = source.stats();
+            const auto w = writer.stats();
+            const auto p = publisher.stats();
+            const auto c = ws.stats();
+            log.info("progress", {{"polls", s.polls},
+                                  {"failed_polls", s.failed_polls},
+                                  {"entries_stored", w.entries_stored},
+                                  {"errors", s.errors},
+                                  {"queue_depth", w.queue_depth},
+                                  {"published", p.published},
+                                  {"ws_sessions", c.sessions_open}});
+            report();
+        });
+    };
+    report();
+
+    asio::signal_set signals{ioc, SIGINT, SIGTERM};
+    asio::steady_timer drain{ioc};
+    std::chrono::steady_clock::time_point drain_deadline;
+    // Once Redis has acknowledged everything published (or a few seconds have passed), the
+    // WebSocket clients get their close frames, and the loop ends when they are closed.
+    std::function<void()> finish = [&] {
+        const auto p = publisher.stats();
+        if (p.queued + p.in_flight > 0 && std::chrono::steady_clock::now() < drain_deadline) {
+            drain.expires_after(std::chrono::milliseconds{20});
+            drain.async_wait([&](const boost::system::error_code&) { finish(); });
+            return;
+        }
+        if (p.queued + p.in_flight > 0) log.warn("stopping with messages not yet published", {{"messages", p.queued + p.in_flight}});
+        ws.stop([&] {
+            publisher.stop();
+            subscriber.stop();
+            ioc.stop();
+        });
+    };
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        log.info("stopping", {{"signal", signal}});
+        progress.cancel();
+        source.stop();
+        client.stop();
+        // Everything queued is written, and what it stores is published, before Redis closes.
+        writer.stop();
+        drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
+        boost::asio::post(ioc, finish);
+    });
+    ioc.run();
+    log.info("stopped", {{"entries_stored", writer.stats().entries_stored}});
+    return 0;
+}
+
+} // namespace flowgate::app

@@ -1,0 +1,58 @@
+#include "publish_queue.hpp"
+
+#include <stdexcept>
+
+namespace flowgate::bus {
+
+PublishQueue::PublishQueue(std::size_t capacity, std::size_t max_in_flight, std::size_t max_in_flight_bytes)
+    : capacity_{capacity}, max_in_flight_{max_in_flight}, max_in_flight_bytes_{max_in_flight_bytes} {
+    if (capacity == 0) throw std::invalid_argument{"Redis publisher: queue_capacity must be at least 1"};
+    if (max_in_flight == 0) throw std::invalid_argument{"Redis publisher: max_in_flight must be at least 1"};
+}
+
+std::size_t PublishQueue::push(Message message) {
+    waiting_.push_back(std::move(message));
+    return drop_overflow();
+}
+
+const PublishQueue::Message* PublishQueue::next() const {
+    if (waiting_.empty() || in_flight_.size() >= max_in_flight_) return nullptr;
+    // One message is always allowed, however large, or a big payload would wait forever.
+    const auto size = waiting_.front().payload->size();
+    if (!in_flight_.empty() && in_flight_bytes_ + size > max_in_flight_bytes_) return nullptr;
+    return &waiting_.front();
+}
+
+void PublishQueue::mark_sent() {
+    in_flight_bytes_ += waiting_.front().payload->size();
+    in_flight_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+}
+
+void PublishQueue::on_reply(bool ok) {
+    if (in_flight_.empty()) return;
+    in_flight_bytes_ -= in_flight_.front().payload->size();
+    in_flight_.pop_front();
+    ok ? ++published_ : ++failed_;
+}
+
+std::size_t PublishQueue::on_connection_lost() {
+    while (!in_flight_.empty()) {
+        waiting_.push_front(std::move(in_flight_.back()));
+        in_flight_.pop_back();
+    }
+    in_flight_bytes_ = 0;
+    return drop_overflow();
+}
+
+std::size_t PublishQueue::drop_overflow() {
+    std::size_t dropped = 0;
+    while (waiting_.size() > capacity_) {
+        waiting_.pop_front();
+        ++dropped;
+    }
+    dropped_ += dropped;
+    return dropped;
+}
+
+} // namespace flowgate::bus

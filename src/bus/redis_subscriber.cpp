@@ -1,0 +1,101 @@
+#include "flowgate/bus/redis_subscriber.hpp"
+
+#include "flowgate/bus/redis_connection.hpp"
+#include "topic_ref_counts.hpp"
+
+namespace flowgate::bus {
+
+class RedisSubscriber::Impl : public std::enable_shared_from_this<Impl> {
+public:
+    Impl(boost::asio::io_context& ioc, RedisConnectionConfig config, obs::Logger logger)
+        : logger_{logger}, connection_{ioc, std::move(config), std::move(logger)} {
+        // The connection never calls back after its destruction (it is the last member);
+        // on_push() keeps this object alive while the user's handler runs.
+        connection_.set_ready_handler([this] { on_ready(); });
+        connection_.set_lost_handler([this] { active_ = 0; });
+        connection_.set_push_handler([this](const RedisReply& reply) { on_push(reply); });
+    }
+
+    // The public object is going away, maybe from inside the handler.
+    void close() {
+        closed_ = true;
+        connection_.stop();
+    }
+
+    void subscribe(const std::string& topic) {
+        if (topics_.add(topic) && connection_.connected()) connection_.subscribe(topic);
+    }
+
+    void unsubscribe(const std::string& topic) {
+        switch (topics_.remove(topic)) {
+        case TopicRefCounts::Removed::last:
+            if (connection_.connected()) connection_.unsubscribe(topic);
+            break;
+        case TopicRefCounts::Removed::still_used: break;
+        case TopicRefCounts::Removed::unknown:
+            logger_.warn("unsubscribe of a topic without subscriptions; ignored", {{"topic", topic}});
+            break;
+        }
+    }
+
+    std::size_t count(const std::string& topic) const { return topics_.count(topic); }
+    Stats stats() const { return Stats{received_, topics_.size(), active_}; }
+
+    Handler handler_;
+    RedisConnection& connection() { return connection_; }
+
+private:
+    void on_ready() {
+        for (const auto& topic : topics_.topics()) connection_.subscribe(topic);
+        if (topics_.size() > 0) {
+            logger_.debug("re-subscribing", {{"topics", static_cast<std::uint64_t>(topics_.size())}});
+        }
+    }
+
+    void on_push(const RedisReply& reply) {
+        if (closed_ || reply.type() != RedisReply::Type::array || reply.size() < 3) return;
+        const auto kind = reply.at(0).str();
+        if (kind == "subscribe" || kind == "unsubscribe") {
+            // Redis counts this connection's channels in every confirmation.
+            active_ = static_cast<std::size_t>(reply.at(2).integer());
+            return;
+        }
+        if (kind != "message") return;
+        const auto topic_view = reply.at(1).str();
+        // A message can still arrive between the last unsubscribe() and Redis's confirmation.
+        if (!topics_.contains(topic_view)) return;
+        ++received_;
+        if (!handler_) return;
+        const std::string topic{topic_view};
+        auto payload = std::make_shared<const std::string>(reply.at(2).str());
+        // The handler may unsubscribe or destroy the subscriber: nothing of ours is touched
+        // after it returns, and this reference keeps handler_ itself alive meanwhile.
+        const auto self = shared_from_this();
+        handler_(topic, std::move(payload));
+    }
+
+    obs::Logger logger_;
+    TopicRefCounts topics_;
+    std::uint64_t received_ = 0;
+    std::size_t active_ = 0;
+    bool closed_ = false;
+    RedisConnection connection_;
+};
+
+RedisSubscriber::RedisSubscriber(boost::asio::io_context& ioc, RedisConnectionConfig config, obs::Logger logger)
+    : impl_{std::make_shared<Impl>(ioc, std::move(config), std::move(logger))} {}
+
+RedisSubscriber::~RedisSubscriber() {
+    impl_->close();
+}
+
+void RedisSubscriber::start() { impl_->connection().start(); }
+void RedisSubscriber::stop() { impl_->connection().stop(); }
+void RedisSubscriber::set_handler(Handler handler) { impl_->handler_ = std::move(handler); }
+void RedisSubscriber::subscribe(const std::string& topic) { impl_->subscribe(topic); }
+void RedisSubscriber::unsubscribe(const std::string& topic) { impl_->unsubscribe(topic); }
+std::size_t RedisSubscriber::count(const std::string& topic) const { return impl_->count(topic); }
+bool RedisSubscriber::connected() const { return impl_->connection().connected(); }
+RedisSubscriber::Stats RedisSubscriber::stats() const { return impl_->stats(); }
+
+} // namespace flowgate::bus

@@ -1,0 +1,106 @@
+#include "request_router.hpp"
+
+#include <charconv>
+#include <cstdint>
+
+#include "flowgate/core/json_text.hpp"
+
+namespace flowgate::realtime {
+namespace {
+
+constexpr std::string_view stream_prefix = "/ws/";
+constexpr std::string_view expected_paths = "/ws/community/{id}/updates or /ws/node/{id}/telemetry";
+
+Route respond(unsigned status, std::string_view error) {
+    Route route;
+    route.status = status;
+    route.body = "{\"error\":";
+    append_json_string(route.body, error);
+    route.body += '}';
+    return route;
+}
+
+Route method_not_allowed(std::string_view allow) {
+    auto route = respond(405, "method not allowed");
+    route.headers.emplace_back("Allow", std::string{allow});
+    return route;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> segments;
+    for (;;) {
+        const auto slash = path.find('/');
+        segments.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) return segments;
+        path.remove_prefix(slash + 1);
+    }
+}
+
+/// A positive decimal id; anything else (sign, spaces, overflow, 0) is not an id.
+bool parse_id(std::string_view text, std::int64_t& id) {
+    if (text.empty() || text.front() < '0' || text.front() > '9') return false;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    return ec == std::errc{} && end == text.data() + text.size() && id > 0;
+}
+
+} // namespace
+
+RequestRouter::RequestRouter(TopicExists topic_exists) : topic_exists_{std::move(topic_exists)} {}
+
+Route RequestRouter::route(std::string_view method, std::string_view target, bool websocket_upgrade) const {
+    const auto path = target.substr(0, target.find_first_of("?#"));
+    if (path == "/healthz") {
+        if (method != "GET" && method != "HEAD") return method_not_allowed("GET, HEAD");
+        Route route;
+        route.body = health_body_ ? health_body_() : std::string{R"({"status":"ok"})"};
+        return route;
+    }
+    if (path.starts_with(stream_prefix)) return route_stream(method, path, websocket_upgrade);
+    std::string error = "no such path: ";
+    error += path;
+    return respond(404, error);
+}
+
+Route RequestRouter::route_stream(std::string_view method, std::string_view path, bool websocket_upgrade) const {
+    const auto segments = split_path(path.substr(stream_prefix.size()));
+    const bool shape_ok = segments.size() == 3 &&
+                          ((segments[0] == "community" && segments[2] == "updates") ||
+                           (segments[0] == "node" && segments[2] == "telemetry"));
+    if (!shape_ok) {
+        std::string error = "no such stream: ";
+        error += path;
+        error += "; expected ";
+        error += expected_paths;
+        return respond(404, error);
+    }
+    const auto kind = segments[0] == "community" ? TopicKind::community : TopicKind::node;
+    std::int64_t id = 0;
+    if (!parse_id(segments[1], id)) {
+        std::string error = "bad ";
+        error += to_string(kind);
+        error += " id '";
+        error += segments[1];
+        error += "': expected a positive integer";
+        return respond(404, error);
+    }
+    if (method != "GET" && method != "HEAD") return method_not_allowed("GET");
+    if (!topic_exists_ || !topic_exists_(kind, id)) {
+        std::string error{to_string(kind)};
+        error += ' ';
+        error += std::to_string(id);
+        error += " does not exist";
+        return respond(404, error);
+    }
+    if (!websocket_upgrade) {
+        auto route = respond(426, "this is a WebSocket stream: connect with a WebSocket client");
+        route.headers.emplace_back("Upgrade", "websocket");
+        return route;
+    }
+    Route route;
+    route.action = Route::Action::upgrade;
+    route.status = 101;
+    route.topic = topic_name(kind, id);
+    return route;
+}
+
+} // namespace flowgate::realtime

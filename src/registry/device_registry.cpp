@@ -1,0 +1,125 @@
+#include "flowgate/registry/device_registry.hpp"
+
+#include <map>
+#include <memory>
+
+#include <pqxx/pqxx>
+
+#include "flowgate/obs/logger.hpp"
+#include "storage/pg_support.hpp"
+
+namespace flowgate::registry {
+namespace {
+
+// Both loads read several tables; one snapshot keeps them consistent with each other while
+// an operator edits the registry.
+using Snapshot = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+
+constexpr std::chrono::seconds connect_timeout{10};
+
+constexpr const char* devices_sql =
+    "SELECT n.id, n.community_id, n.name, n.category, n.polling_interval_s, n.priority,"
+    "       m.channel_id, m.read_api_key,"
+    "       s.cursor_entry_id, extract(epoch FROM s.cursor_created_at)::bigint, coalesce(s.channel_epoch, 0)"
+    "  FROM nodes n"
+    "  JOIN device_thingspeak_mapping m ON m.device_id = n.id"
+    "  LEFT JOIN node_operational_state s ON s.device_id = n.id"
+    " WHERE n.enabled AND n.telemetry_source = 'thingspeak'"
+    " ORDER BY n.id";
+
+constexpr const char* fields_sql =
+    "SELECT f.device_id, f.thingspeak_field, f.canonical_name, f.data_type, f.scale_factor, f.\"offset\","
+    "       f.unit, f.min_valid, f.max_valid, f.expected_label"
+    "  FROM thingspeak_field_mappings f"
+    "  JOIN nodes n ON n.id = f.device_id"
+    " WHERE n.enabled AND n.telemetry_source = 'thingspeak'"
+    " ORDER BY f.device_id, f.thingspeak_field";
+
+template <typename T>
+std::optional<T> optional_field(const pqxx::field& field) {
+    if (field.is_null()) return std::nullopt;
+    return field.as<T>();
+}
+
+// Runs `load` on a fresh connection, turning every failure into a RegistryError.
+template <typename Load>
+auto with_connection(const std::string& url, const char* what, Load load) {
+    try {
+        pqxx::connection connection{storage::detail::with_connect_timeout(url, connect_timeout)};
+        return load(connection);
+    } catch (const RegistryError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw RegistryError{std::string{"cannot load "} + what + " from PostgreSQL at " + obs::redact_secrets(url) +
+                            ": " + obs::redact_secrets(storage::detail::pg_message(e))};
+    }
+}
+
+} // namespace
+
+std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url) {
+    return with_connection(url, "ThingSpeak devices", [](pqxx::connection& connection) {
+        Snapshot txn{connection, "registry"};
+        std::vector<ThingSpeakDevice> devices;
+        std::map<DeviceId, std::size_t> index;
+        for (const auto& row : txn.exec(devices_sql)) {
+            ThingSpeakDevice device;
+            device.device_id = row[0].as<DeviceId>();
+            device.community_id = row[1].as<CommunityId>();
+            device.name = row[2].as<std::string>();
+            device.category = row[3].as<std::string>();
+            device.polling_interval = std::chrono::seconds{row[4].as<int>()};
+            device.priority = row[5].as<int>();
+            device.channel_id = row[6].as<std::int64_t>();
+            device.read_api_key = optional_field<std::string>(row[7]);
+            device.cursor.entry_id = optional_field<std::int64_t>(row[8]);
+            if (const auto created = optional_field<std::int64_t>(row[9])) {
+                device.cursor.created_at = Seconds{std::chrono::seconds{*created}};
+            }
+            device.cursor.channel_epoch = row[10].as<std::int32_t>();
+            index.emplace(device.device_id, devices.size());
+            devices.push_back(std::move(device));
+        }
+        for (const auto& row : txn.exec(fields_sql)) {
+            const auto device = index.find(row[0].as<DeviceId>());
+            // A node with field mappings but no channel mapping is not polled: nothing to attach to.
+            if (device == index.end()) continue;
+            FieldMapping field;
+            field.field = row[1].as<int>();
+            field.canonical_name = row[2].as<std::string>();
+            const auto type_name = row[3].as<std::string>();
+            const auto type = parse_data_type(type_name);
+            if (!type) {
+                throw RegistryError{"thingspeak_field_mappings: device " + std::to_string(device->first) + " field " +
+                                    std::to_string(field.field) + " has unknown data_type '" + type_name + "'"};
+            }
+            field.type = *type;
+            field.scale_factor = row[4].as<double>();
+            field.offset = row[5].as<double>();
+            field.unit = optional_field<std::string>(row[6]).value_or("");
+            field.min_valid = optional_field<double>(row[7]);
+            field.max_valid = optional_field<double>(row[8]);
+            field.expected_label = optional_field<std::string>(row[9]).value_or("");
+            devices[device->second].fields.push_back(std::move(field));
+        }
+        txn.commit();
+        return devices;
+    });
+}
+
+Topology load_topology(const std::string& url) {
+    return with_connection(url, "the node topology", [](pqxx::connection& connection) {
+        Snapshot txn{connection, "topology"};
+        Topology topology;
+        for (const auto& row : txn.exec("SELECT id FROM communities")) {
+            topology.communities.insert(row[0].as<CommunityId>());
+        }
+        for (const auto& row : txn.exec("SELECT id, community_id FROM nodes")) {
+            topology.nodes.emplace(row[0].as<DeviceId>(), row[1].as<CommunityId>());
+        }
+        txn.commit();
+        return topology;
+    });
+}
+
+} // namespace flowgate::registry

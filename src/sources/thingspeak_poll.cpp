@@ -1,0 +1,101 @@
+#include "flowgate/sources/thingspeak_poll.hpp"
+
+#include <algorithm>
+
+#include "flowgate/normalize/feed.hpp"
+#include "flowgate/normalize/normalizer.hpp"
+
+namespace flowgate::sources {
+
+ThingSpeakPoll::ThingSpeakPoll(ThingSpeakDevice device) : device_{std::move(device)} {}
+
+std::string ThingSpeakPoll::target() const {
+    std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=" +
+                    std::to_string(results_per_poll);
+    if (device_.read_api_key && !device_.read_api_key->empty()) t += "&api_key=" + *device_.read_api_key;
+    return t;
+}
+
+TelemetryErrorRecord ThingSpeakPoll::error(ErrorStage stage, std::string message, Seconds now) const {
+    TelemetryErrorRecord e;
+    e.device_id = device_.device_id;
+    e.channel_id = device_.channel_id;
+    e.stage = stage;
+    e.message = std::move(message);
+    e.occurred_at = now;
+    return e;
+}
+
+PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, Seconds now) {
+    PollOutcome out;
+    const auto channel = "channel " + std::to_string(device_.channel_id);
+    if (result.error != thingspeak::FetchErrorKind::none) {
+        out.errors.push_back(error(ErrorStage::fetch,
+                                   std::string{thingspeak::to_string(result.error)} + ": " + result.error_message, now));
+        return out;
+    }
+    if (result.status != 200) {
+        // ThingSpeak answers a missing or wrong read key with 400 and the body -1.
+        const bool refused_key = (result.status == 400 && result.body == "-1") || result.status == 401 || result.status == 403;
+        auto e = refused_key
+                     ? error(ErrorStage::auth,
+                             channel + " refused the read key (HTTP " + std::to_string(result.status) +
+                                 "): check device_thingspeak_mapping.read_api_key of device " + std::to_string(device_.device_id),
+                             now)
+                     : error(ErrorStage::fetch,
+                             channel + " answered HTTP " + std::to_string(result.status) +
+                                 (result.status == 404 ? ": no such channel" : ""),
+                             now);
+        e.http_status = static_cast<int>(result.status);
+        out.errors.push_back(std::move(e));
+        return out;
+    }
+    auto parsed = normalize::parse_feed(result.body);
+    if (!parsed.ok()) {
+        auto e = error(ErrorStage::parse, channel + ": " + parsed.error, now);
+        e.http_status = 200;
+        out.errors.push_back(std::move(e));
+        return out;
+    }
+    out.fetched = true;
+    auto& feed = *parsed.feed;
+
+    // Entry ids that went backwards mean the channel was cleared: its ids restarted at 1.
+    auto& cursor = device_.cursor;
+    if (cursor.entry_id && feed.channel) {
+        const auto last = feed.channel->last_entry_id.value_or(0);
+        if (last < *cursor.entry_id) {
+            ++cursor.channel_epoch;
+            cursor.entry_id.reset();
+            out.new_epoch = true;
+        }
+    }
+    std::erase_if(feed.entries, [&](const normalize::FeedEntry& e) {
+        return cursor.entry_id && e.entry_id && *e.entry_id <= *cursor.entry_id;
+    });
+    for (const auto& e : feed.entries) {
+        if (e.entry_id && (!out.newest_entry_id || *e.entry_id > *out.newest_entry_id)) out.newest_entry_id = e.entry_id;
+    }
+
+    auto normalized = normalize::Normalizer{}.normalize(device_, feed, now);
+    for (auto& e : normalized.errors) {
+        if (e.stage == ErrorStage::schema && !reported_schema_problems_.insert(e.message).second) continue;
+        out.errors.push_back(std::move(e));
+    }
+    std::sort(normalized.entries.begin(), normalized.entries.end(),
+              [](const TelemetryEntry& a, const TelemetryEntry& b) { return a.entry_id < b.entry_id; });
+    out.entries = std::move(normalized.entries);
+    return out;
+}
+
+void ThingSpeakPoll::commit(const PollOutcome& outcome, std::size_t accepted) {
+    std::optional<std::int64_t> to = outcome.newest_entry_id;
+    if (accepted < outcome.entries.size()) {
+        to = accepted == 0 ? std::nullopt : std::optional{outcome.entries[accepted - 1].entry_id};
+    }
+    auto& cursor = device_.cursor;
+    if (to && (!cursor.entry_id || *to > *cursor.entry_id)) cursor.entry_id = to;
+    if (accepted > 0) cursor.created_at = outcome.entries[accepted - 1].created_at.utc;
+}
+
+} // namespace flowgate::sources

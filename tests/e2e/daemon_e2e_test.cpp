@@ -1,0 +1,329 @@
+// flowgate as an operator runs it: the daemon process polling flowgate-sim, storing in a real
+// PostgreSQL, publishing through a real Redis, and a WebSocket client (flowgate-ws-cat).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "child_process.hpp"
+#include "flowgate/core/time_format.hpp"
+#include "http_client.hpp"
+
+using namespace std::chrono_literals;
+using flowgate::test::ChildProcess;
+using flowgate::test::HttpClient;
+using flowgate::test::TempDir;
+using nlohmann::json;
+
+namespace {
+
+constexpr int poll_interval_s = 2;
+
+std::string env_or_fail(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) throw std::runtime_error{std::string{name} + " is not set: run through ./scripts/test, which starts the services"};
+    return v;
+}
+
+/// The same server, another database: "postgresql://u@h:p/flowgate" → ".../name".
+std::string with_database(const std::string& url, const std::string& name) {
+    const auto slash = url.rfind('/');
+    const auto query = url.find('?', slash);
+    return url.substr(0, slash + 1) + name + (query == std::string::npos ? "" : url.substr(query));
+}
+
+std::vector<json> json_lines(const std::string& text) {
+    std::vector<json> out;
+    std::istringstream in{text};
+    for (std::string line; std::getline(in, line);) {
+        auto j = json::parse(line, nullptr, false);
+        if (!j.is_discarded()) out.push_back(std::move(j));
+    }
+    return out;
+}
+
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(100ms);
+    }
+    return pred();
+}
+
+/// One whole installation: its own database, its own simulator, the daemon.
+class Flowgate : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto base_url = env_or_fail("FLOWGATE_DATABASE_URL");
+        redis_url_ = env_or_fail("FLOWGATE_REDIS_URL");
+        db_name_ = "flowgate_e2e_" + std::to_string(std::random_device{}() % 1'000'000'000);
+        {
+            pqxx::connection admin{base_url};
+            pqxx::nontransaction{admin}.exec0("CREATE DATABASE " + db_name_);
+        }
+        db_url_ = with_database(base_url, db_name_);
+
+        sim_ = std::make_unique<ChildProcess>(
+            FLOWGATE_SIM_BINARY,
+            std::vector<std::string>{"--config", std::string{FLOWGATE_SOURCE_DIR} + "/config/sim-demo.toml", "--listen",
+                                     "127.0.0.1:0", "--port-file", path("sim.port"), "--speed", "30", "--log-level", "debug",
+                                     "--log-format", "json"},
+            dir_.path() / "sim.log");
+        sim_port_ = flowgate::test::wait_for_port_file(dir_.path() / "sim.port", 10s);
+
+        std::ofstream{dir_.path() / "flowgate.toml"} << "[log]\nlevel = \"debug\"\nformat = \"json\"\n"
+                                                     << "[thingspeak]\nbase_url = \"http://127.0.0.1:" << sim_port_
+                                                     << "\"\nrequest_timeout = \"3s\"\n"
+                                                     << "[database]\nbatch_interval = \"50ms\"\n"
+                                                     << "[http]\nlisten = \"127.0.0.1:0\"\n";
+        ChildProcess migrate{FLOWGATE_BINARY, {"migrate", "--config", path("flowgate.toml")}, dir_.path() / "migrate.log", env()};
+        ASSERT_EQ(migrate.wait(30s), 0) << migrate.output();
+        ChildProcess load{"/usr/bin/psql",
+                          {db_url_, "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", std::string{FLOWGATE_SOURCE_DIR} + "/config/demo-devices.sql"},
+                          dir_.path() / "load.log"};
+        ASSERT_EQ(load.wait(30s), 0) << load.output();
+        sql("UPDATE nodes SET polling_interval_s = " + std::to_string(poll_interval_s));
+    }
+
+    void TearDown() override {
+        for (auto* p : {daemon_.get(), sim_.get()}) {
+            if (p) p->stop(SIGKILL, 5s);
+        }
+        if (HasFailure() && daemon_) std::cerr << "--- daemon log (tail) ---\n" << tail(daemon_->output()) << '\n';
+        try {
+            pqxx::connection admin{env_or_fail("FLOWGATE_DATABASE_URL")};
+            pqxx::nontransaction{admin}.exec0("DROP DATABASE IF EXISTS " + db_name_ + " WITH (FORCE)");
+        } catch (const std::exception& e) {
+            std::cerr << "could not drop " << db_name_ << ": " << e.what() << '\n';
+        }
+    }
+
+    static std::string tail(const std::string& s) { return s.size() > 6000 ? s.substr(s.size() - 6000) : s; }
+
+    std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
+
+    std::map<std::string, std::string> env() const {
+        return {{"FLOWGATE_DATABASE_URL", db_url_}, {"FLOWGATE_REDIS_URL", redis_url_}};
+    }
+
+    void sql(const std::string& statement) {
+        pqxx::connection c{db_url_};
+        pqxx::work w{c};
+        w.exec0(statement);
+        w.commit();
+    }
+
+    pqxx::result query(const std::string& q) {
+        pqxx::connection c{db_url_};
+        pqxx::nontransaction n{c};
+        return n.exec(q);
+    }
+
+    void start_daemon() {
+        std::filesystem::remove(dir_.path() / "daemon.port");
+        daemon_ = std::make_unique<ChildProcess>(
+            FLOWGATE_BINARY, std::vector<std::string>{"run", "--config", path("flowgate.toml"), "--port-file", path("daemon.port")},
+            dir_.path() / ("daemon" + std::to_string(++daemon_runs_) + ".log"), env());
+        port_ = flowgate::test::wait_for_port_file(dir_.path() / "daemon.port", 20s);
+    }
+
+    /// A WebSocket client printing every message of `stream` ("community/1/updates").
+    std::unique_ptr<ChildProcess> watch(const std::string& stream, const std::string& name) {
+        return std::make_unique<ChildProcess>(
+            FLOWGATE_WS_CAT_BINARY,
+            std::vector<std::string>{"ws://127.0.0.1:" + std::to_string(port_) + "/ws/" + stream, "--timeout", "60"},
+            dir_.path() / name);
+    }
+
+    void sim_control(const std::string& target, const std::string& body) {
+        auto res = HttpClient{"127.0.0.1", sim_port_}.request("POST", target, body);
+        ASSERT_EQ(res.status, 200u) << res.body;
+    }
+
+    json sim_entry(std::int64_t channel, std::int64_t entry_id, const std::string& key) {
+        auto target = "/channels/" + std::to_string(channel) + "/feeds/" + std::to_string(entry_id) + ".json";
+        if (!key.empty()) target += "?api_key=" + key;
+        return json::parse(HttpClient{"127.0.0.1", sim_port_}.get(target).body);
+    }
+
+    TempDir dir_;
+    std::string db_name_, db_url_, redis_url_;
+    std::unique_ptr<ChildProcess> sim_, daemon_;
+    unsigned short sim_port_ = 0, port_ = 0;
+    int daemon_runs_ = 0;
+};
+
+struct Mapping {
+    int field;
+    std::string metric, type;
+    double scale, offset;
+};
+
+} // namespace
+
+TEST_F(Flowgate, EveryDemoDeviceStreamsItsCalibratedEntriesWithinThreePolls) {
+    start_daemon();
+    auto client = watch("community/1/updates", "community.out");
+    std::set<int> nodes;
+    std::vector<json> updates;
+    ASSERT_TRUE(eventually(
+        [&] {
+            updates = json_lines(client->output());
+            nodes.clear();
+            for (const auto& u : updates) nodes.insert(u["node_id"].get<int>());
+            return nodes.size() == 8;
+        },
+        std::chrono::seconds{3 * poll_interval_s + 10}))
+        << "nodes seen: " << nodes.size() << "\n" << client->output();
+
+    // Each value equals the simulator's entry after the mapping's calibration.
+    std::map<int, std::pair<std::int64_t, std::string>> channels;
+    for (const auto& row : query("SELECT device_id, channel_id, coalesce(read_api_key, '') FROM device_thingspeak_mapping")) {
+        channels[row[0].as<int>()] = {row[1].as<std::int64_t>(), row[2].as<std::string>()};
+    }
+    std::map<int, std::vector<Mapping>> mappings;
+    for (const auto& row : query("SELECT device_id, thingspeak_field, canonical_name, data_type, scale_factor, \"offset\" "
+                                 "FROM thingspeak_field_mappings")) {
+        mappings[row[0].as<int>()].push_back(
+            {row[1].as<int>(), row[2].as<std::string>(), row[3].as<std::string>(), row[4].as<double>(), row[5].as<double>()});
+    }
+    int values_checked = 0;
+    std::set<int> checked_nodes;
+    for (const auto& u : updates) {
+        const int node = u["node_id"];
+        if (checked_nodes.contains(node)) continue; // one entry per node keeps the test quick
+        checked_nodes.insert(node);
+        EXPECT_EQ(u["type"], "TELEMETRY_UPDATE");
+        EXPECT_EQ(u["community_id"], 1);
+        const auto [channel, key] = channels.at(node);
+        const auto entry = sim_entry(channel, u["entry_id"], key);
+        EXPECT_EQ(flowgate::parse_iso8601(u["ts"].get<std::string>())->utc,
+                  flowgate::parse_iso8601(entry["created_at"].get<std::string>())->utc)
+            << "the reading time is the entry's own created_at";
+        for (const auto& m : mappings.at(node)) {
+            const auto field = "field" + std::to_string(m.field);
+            const auto& raw = entry[field];
+            const bool has = u["readings"].contains(m.metric);
+            if (!raw.is_string() || raw == "" || raw == "nan") {
+                EXPECT_FALSE(has) << m.metric << " of node " << node << " was missing at the source";
+                continue;
+            }
+            if (!has) continue; // rejected by the mapping (bad value): counted in telemetry_errors
+            const auto& got = u["readings"][m.metric]["value"];
+            const auto raw_text = raw.get<std::string>();
+            if (m.type == "string") {
+                EXPECT_EQ(got, raw_text);
+            } else if (m.type == "boolean") {
+                EXPECT_EQ(got.get<bool>(), std::stod(raw_text) != 0);
+            } else {
+                const double expected = std::stod(raw_text) * m.scale + m.offset;
+                EXPECT_NEAR(got.get<double>(), expected, 1e-9 * std::max(1.0, std::abs(expected))) << m.metric;
+            }
+            ++values_checked;
+        }
+    }
+    EXPECT_GE(values_checked, 8);
+}
+
+TEST_F(Flowgate, NodeStreamCarriesOnlyThatNode) {
+    start_daemon();
+    auto node3 = watch("node/3/telemetry", "node3.out");
+    auto community = watch("community/1/updates", "community.out");
+    ASSERT_TRUE(eventually([&] { return json_lines(community->output()).size() > 20 && !json_lines(node3->output()).empty(); },
+                           std::chrono::seconds{3 * poll_interval_s + 10}));
+    for (const auto& u : json_lines(node3->output())) EXPECT_EQ(u["node_id"], 3);
+}
+
+TEST_F(Flowgate, EveryEntryIsStoredExactlyOnceAcrossARestart) {
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return query("SELECT 1 FROM telemetry_readings LIMIT 1").size() == 1; }, 15s));
+    std::this_thread::sleep_for(std::chrono::seconds{2 * poll_interval_s});
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0) << daemon_->output();
+    const auto before = query("SELECT count(*) FROM telemetry_readings")[0][0].as<long>();
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return query("SELECT count(*) FROM telemetry_readings")[0][0].as<long>() > before; }, 20s));
+    std::this_thread::sleep_for(std::chrono::seconds{2 * poll_interval_s});
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0) << daemon_->output();
+
+    // Clean channels (no bad values, no skewed clocks): every entry between the first and
+    // the last stored one is there, with one reading per mapped field, none twice.
+    for (int node : {1, 3, 5, 6, 8}) {
+        const auto r = query("SELECT count(DISTINCT entry_id), min(entry_id), max(entry_id), count(*), "
+                             "(SELECT count(*) FROM thingspeak_field_mappings WHERE device_id = " + std::to_string(node) +
+                             ") FROM telemetry_readings WHERE device_id = " + std::to_string(node))[0];
+        const auto entries = r[0].as<long>();
+        EXPECT_EQ(entries, r[2].as<long>() - r[1].as<long>() + 1) << "gap in the entries of node " << node;
+        EXPECT_EQ(r[3].as<long>(), entries * r[4].as<long>()) << "node " << node;
+    }
+    // What the daemon stored is what the channel holds: spot-check the newest entry of node 1.
+    const auto newest = query("SELECT max(entry_id) FROM telemetry_readings WHERE device_id = 1")[0][0].as<std::int64_t>();
+    const auto level = query("SELECT value FROM telemetry_readings WHERE device_id = 1 AND metric = 'water_level' AND entry_id = " +
+                             std::to_string(newest))[0][0].as<double>();
+    EXPECT_NEAR(level, std::stod(sim_entry(2100101, newest, "")["field1"].get<std::string>()) * 0.01, 1e-9);
+}
+
+TEST_F(Flowgate, HostileSourcesBecomeErrorRowsNotCrashesAndKeysStayOutOfLogs) {
+    sql("UPDATE device_thingspeak_mapping SET read_api_key = 'WRONGKEY987' WHERE device_id = 7");
+    sql("UPDATE device_thingspeak_mapping SET channel_id = 999 WHERE device_id = 6");
+    sim_control("/_sim/faults", R"({"channel":2100103,"respond":{"status":200,"body":"{\"channel\":{\"id\":"}})");
+    sim_control("/_sim/faults", R"({"channel":2100108,"respond":{"status":200,"body":"<html>502 Bad Gateway</html>","content_type":"text/html"}})");
+    start_daemon();
+    auto client = watch("community/1/updates", "community.out");
+
+    const auto stages = [&] {
+        std::map<std::pair<int, std::string>, int> out;
+        for (const auto& row : query("SELECT device_id, stage, coalesce(http_status, 0) FROM telemetry_errors")) {
+            out[{row[0].as<int>(), row[1].as<std::string>()}] = row[2].as<int>();
+        }
+        return out;
+    };
+    ASSERT_TRUE(eventually(
+        [&] {
+            const auto s = stages();
+            return s.contains({7, "auth"}) && s.contains({6, "fetch"}) && s.contains({3, "parse"}) && s.contains({8, "parse"});
+        },
+        20s))
+        << daemon_->output();
+    const auto s = stages();
+    EXPECT_EQ(s.at({7, "auth"}), 400);
+    EXPECT_EQ(s.at({6, "fetch"}), 404);
+
+    // The daemon keeps serving and the healthy devices keep streaming.
+    EXPECT_EQ(HttpClient("127.0.0.1", port_).get("/healthz").status, 200u);
+    ASSERT_TRUE(eventually([&] {
+        for (const auto& u : json_lines(client->output())) {
+            if (u["node_id"] == 1) return true;
+        }
+        return false;
+    }, 15s));
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+
+    const auto log = daemon_->output();
+    EXPECT_EQ(log.find("WRONGKEY987"), std::string::npos);
+    EXPECT_EQ(log.find("DEMOREADKEY"), std::string::npos);
+    std::istringstream lines{log};
+    int n = 0;
+    for (std::string line; std::getline(lines, line); ++n) EXPECT_TRUE(json::accept(line)) << line;
+    EXPECT_GT(n, 5);
+    EXPECT_NE(log.find("\"stage\":\"auth\""), std::string::npos);
+}
+
+TEST_F(Flowgate, UnknownStreamsAreRefusedBeforeTheUpgrade) {
+    start_daemon();
+    for (const char* stream : {"community/99/updates", "node/99/telemetry"}) {
+        ChildProcess client{FLOWGATE_WS_CAT_BINARY, {"ws://127.0.0.1:" + std::to_string(port_) + "/ws/" + stream, "--timeout", "5"},
+                            dir_.path() / "refused.out"};
+        EXPECT_EQ(client.wait(10s), 1);
+        EXPECT_NE(client.output().find("404"), std::string::npos) << client.output();
+    }
+}

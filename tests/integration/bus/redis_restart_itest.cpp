@@ -1,0 +1,105 @@
+// Redis goes away and comes back (scripts/services stop/start with this test's environment):
+// messages published meanwhile are queued and arrive, in order, once the subscriber has
+// re-subscribed on its own. Registered RUN_SERIAL: the script restarts every project service.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "bus_test_support.hpp"
+#include "child_process.hpp"
+#include "flowgate/bus/redis_publisher.hpp"
+#include "flowgate/bus/redis_subscriber.hpp"
+#include "flowgate/bus/redis_url.hpp"
+
+namespace flowgate::bus {
+namespace {
+
+using namespace std::chrono_literals;
+using test::count_lines;
+using test::run_until;
+
+struct ServicesResult {
+    std::optional<int> status;
+    std::string output;
+};
+
+ServicesResult services(const std::string& command) {
+    flowgate::test::TempDir dir;
+    flowgate::test::ChildProcess child{FLOWGATE_SOURCE_DIR "/scripts/services", {command}, dir.path() / "out"};
+    ServicesResult result;
+    result.status = child.wait(120s);
+    result.output = child.output();
+    return result;
+}
+
+TEST(RedisRestart, QueuedMessagesArriveInOrderAfterRedisRestarts) {
+    const auto url = test::redis_url_from_env();
+    if (!url) GTEST_SKIP() << test::skip_message;
+    const auto port = std::to_string(RedisUrl::parse(*url).port);
+    // Stopping someone else's Redis (another run dir or port) would prove nothing.
+    const auto status = services("status");
+    ASSERT_NE(status.output.find("running  port=" + port), std::string::npos)
+        << "scripts/services (FLOWGATE_RUN_DIR, FLOWGATE_REDIS_PORT from this environment) does not run the Redis of "
+           "FLOWGATE_REDIS_URL="
+        << *url << ":\n"
+        << status.output;
+
+    test::CapturedLog log;
+    // Two loops, so the test decides who reconnects first: the subscriber must be back before
+    // the publisher flushes, or Redis would have nobody to deliver to.
+    boost::asio::io_context sub_loop;
+    boost::asio::io_context pub_loop;
+    const auto topic = test::unique_name("t");
+    std::vector<std::string> got;
+    RedisSubscriber sub{sub_loop, test::fast_config(*url, "sub"), log.logger};
+    sub.set_handler([&](const std::string&, std::shared_ptr<const std::string> p) { got.push_back(*p); });
+    sub.subscribe(topic);
+    RedisPublisherConfig config;
+    config.connection = test::fast_config(*url, "pub");
+    RedisPublisher pub{pub_loop, config, log.logger};
+    sub.start();
+    pub.start();
+    const std::vector<boost::asio::io_context*> both{&sub_loop, &pub_loop};
+    ASSERT_TRUE(run_until(both, [&] { return sub.stats().active_subscriptions == 1 && pub.connected(); }, 5s))
+        << *log.text;
+    pub.publish(topic, std::make_shared<const std::string>("before"));
+    ASSERT_TRUE(run_until(both, [&] { return got.size() == 1; }, 5s)) << *log.text;
+
+    const auto stopped = services("stop");
+    ASSERT_EQ(stopped.status, 0) << stopped.output;
+    ASSERT_TRUE(run_until(both, [&] { return !sub.connected() && !pub.connected(); }, 10s)) << *log.text;
+
+    constexpr int outage_messages = 200;
+    for (int i = 0; i < outage_messages; ++i) {
+        pub.publish(topic, std::make_shared<const std::string>("during-" + std::to_string(i)));
+    }
+    EXPECT_EQ(pub.stats().queued, static_cast<std::size_t>(outage_messages));
+
+    const auto started = services("start");
+    ASSERT_EQ(started.status, 0) << started.output;
+    ASSERT_TRUE(run_until(sub_loop, [&] { return sub.stats().active_subscriptions == 1; }, 30s))
+        << "the subscriber did not re-subscribe\n"
+        << *log.text;
+    ASSERT_TRUE(run_until(both, [&] { return got.size() == 1 + outage_messages; }, 30s))
+        << "received " << got.size() - 1 << " of " << outage_messages << "\n"
+        << *log.text;
+
+    for (int i = 0; i < outage_messages; ++i) {
+        ASSERT_EQ(got[1 + static_cast<std::size_t>(i)], "during-" + std::to_string(i)) << "out of order or lost";
+    }
+    ASSERT_TRUE(run_until(pub_loop, [&] { return pub.stats().queued == 0 && pub.stats().in_flight == 0; }, 5s));
+    EXPECT_EQ(pub.stats().dropped, 0u);
+    EXPECT_EQ(pub.stats().failed, 0u);
+    EXPECT_EQ(pub.stats().published, 1u + outage_messages);
+    // One warning and one recovery per connection, however many retries the outage took.
+    for (const auto* who : {"sub", "pub"}) {
+        const auto name = test::client_name(who) + "\"";
+        EXPECT_EQ(count_lines(*log.text, {"\"level\":\"warn\"", name}), 1u) << who << "\n" << *log.text;
+        EXPECT_EQ(count_lines(*log.text, {"\"level\":\"info\"", "connected to Redis", name}), 2u) << who;
+    }
+}
+
+} // namespace
+} // namespace flowgate::bus

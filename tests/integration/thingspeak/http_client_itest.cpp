@@ -1,0 +1,241 @@
+// The ThingSpeak HTTP(S) client against flowgate-sim and a real TLS server (openssl s_server).
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "child_process.hpp"
+#include "flowgate/thingspeak/http_client.hpp"
+
+using namespace std::chrono_literals;
+using namespace flowgate::thingspeak;
+using flowgate::test::ChildProcess;
+using flowgate::test::TempDir;
+
+namespace {
+
+std::shared_ptr<std::string> log_sink = std::make_shared<std::string>();
+
+flowgate::obs::Logger test_logger() {
+    return flowgate::obs::make_string_logger(log_sink, flowgate::obs::LogLevel::debug, flowgate::obs::LogFormat::json, "test");
+}
+
+/// Runs the loop until `n` results arrived or `limit` passed.
+std::vector<FetchResult> collect(boost::asio::io_context& ioc, std::vector<FetchResult>& results, std::size_t n,
+                                 std::chrono::milliseconds limit = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (results.size() < n && std::chrono::steady_clock::now() < deadline) {
+        ioc.restart();
+        ioc.run_for(20ms);
+    }
+    return results;
+}
+
+FetchResult fetch(boost::asio::io_context& ioc, HttpClient& client, const std::string& target) {
+    std::vector<FetchResult> results;
+    client.get(target, [&](FetchResult r) { results.push_back(std::move(r)); });
+    collect(ioc, results, 1);
+    if (results.empty()) throw std::runtime_error{"no result for " + target};
+    return results.front();
+}
+
+unsigned short free_port() {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a{ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+    return a.local_endpoint().port();
+}
+
+class HttpClientSim : public ::testing::Test {
+protected:
+    void SetUp() override {
+        sim_ = std::make_unique<ChildProcess>(
+            FLOWGATE_SIM_BINARY,
+            std::vector<std::string>{"--config", std::string{FLOWGATE_SOURCE_DIR} + "/config/sim-demo.toml", "--listen",
+                                     "127.0.0.1:0", "--port-file", (dir_.path() / "port").string()},
+            dir_.path() / "sim.log");
+        port_ = flowgate::test::wait_for_port_file(dir_.path() / "port", 10s);
+    }
+
+    HttpClientOptions options() {
+        HttpClientOptions o;
+        o.base_url = "http://127.0.0.1:" + std::to_string(port_);
+        o.request_timeout = 2s;
+        return o;
+    }
+
+    void sim_control(const std::string& target, const std::string& body) {
+        // The client sends GETs only; the control API takes its POST through a raw socket.
+        boost::asio::ip::tcp::iostream s{"127.0.0.1", std::to_string(port_)};
+        s << "POST " << target << " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+          << body.size() << "\r\nConnection: close\r\n\r\n" << body << std::flush;
+        std::string status;
+        std::getline(s, status);
+        ASSERT_NE(status.find(" 200 "), std::string::npos) << status;
+    }
+
+    boost::asio::io_context ioc_;
+    TempDir dir_;
+    std::unique_ptr<ChildProcess> sim_;
+    unsigned short port_ = 0;
+};
+
+} // namespace
+
+TEST_F(HttpClientSim, ReusesOneKeepAliveConnectionForSequentialRequests) {
+    HttpClient client{ioc_, options(), test_logger()};
+    for (int i = 0; i < 20; ++i) {
+        auto r = fetch(ioc_, client, "/channels/2100101/feeds/last.json");
+        ASSERT_TRUE(r.ok()) << r.error_message;
+        EXPECT_NE(r.body.find("entry_id"), std::string::npos);
+    }
+    EXPECT_EQ(client.connections_opened(), 1u);
+}
+
+TEST_F(HttpClientSim, CapsConcurrentConnections) {
+    auto o = options();
+    o.max_connections = 3;
+    HttpClient client{ioc_, o, test_logger()};
+    std::vector<FetchResult> results;
+    for (int i = 0; i < 12; ++i) client.get("/channels/2100103/feeds.json?results=50", [&](FetchResult r) { results.push_back(std::move(r)); });
+    collect(ioc_, results, 12);
+    ASSERT_EQ(results.size(), 12u);
+    for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.error_message;
+    EXPECT_LE(client.connections_opened(), 3u);
+}
+
+TEST_F(HttpClientSim, StatusesArriveAsResponsesNotErrors) {
+    HttpClient client{ioc_, options(), test_logger()};
+    auto denied = fetch(ioc_, client, "/channels/2100102/feeds.json");
+    EXPECT_EQ(denied.error, FetchErrorKind::none);
+    EXPECT_EQ(denied.status, 400u);
+    EXPECT_EQ(denied.body, "-1");
+    sim_control("/_sim/faults", R"({"outage":"503"})");
+    EXPECT_EQ(fetch(ioc_, client, "/channels/2100101/feeds/last.json").status, 503u);
+}
+
+TEST_F(HttpClientSim, HangIsATimeoutAndResetIsANetworkError) {
+    HttpClient client{ioc_, options(), test_logger()};
+    sim_control("/_sim/faults", R"({"channel":2100101,"outage":"hang"})");
+    const auto start = std::chrono::steady_clock::now();
+    auto hung = fetch(ioc_, client, "/channels/2100101/feeds/last.json?api_key=SECRETKEY42");
+    EXPECT_EQ(hung.error, FetchErrorKind::timeout) << hung.error_message;
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+    EXPECT_EQ(hung.error_message.find("SECRETKEY42"), std::string::npos);
+    sim_control("/_sim/faults", R"({"channel":2100101,"outage":"reset"})");
+    auto reset = fetch(ioc_, client, "/channels/2100101/feeds/last.json");
+    EXPECT_EQ(reset.error, FetchErrorKind::network) << reset.error_message;
+    // Other channels are still served, over the same client.
+    EXPECT_TRUE(fetch(ioc_, client, "/channels/2100103/feeds/last.json").ok());
+    EXPECT_EQ(log_sink->find("SECRETKEY42"), std::string::npos);
+}
+
+TEST_F(HttpClientSim, BodyOverTheLimitIsRefused) {
+    auto o = options();
+    o.max_body_bytes = 4096;
+    HttpClient client{ioc_, o, test_logger()};
+    auto big = fetch(ioc_, client, "/channels/2100101/feeds.json?results=8000");
+    EXPECT_EQ(big.error, FetchErrorKind::bad_response);
+    EXPECT_NE(big.error_message.find("4096"), std::string::npos);
+}
+
+TEST_F(HttpClientSim, HttpsToAPlainHttpServerIsATlsError) {
+    auto o = options();
+    o.base_url = "https://127.0.0.1:" + std::to_string(port_);
+    HttpClient client{ioc_, o, test_logger()};
+    EXPECT_EQ(fetch(ioc_, client, "/channels/2100101/feeds/last.json").error, FetchErrorKind::tls);
+}
+
+TEST_F(HttpClientSim, StopDropsCallbacks) {
+    HttpClient client{ioc_, options(), test_logger()};
+    sim_control("/_sim/faults", R"({"latency_ms":300})");
+    bool called = false;
+    client.get("/channels/2100101/feeds/last.json", [&](FetchResult) { called = true; });
+    ioc_.run_for(50ms);
+    client.stop();
+    ioc_.restart();
+    ioc_.run_for(500ms);
+    EXPECT_FALSE(called);
+}
+
+TEST(HttpClient, RefusedConnectionAndBadBaseUrl) {
+    boost::asio::io_context ioc;
+    HttpClientOptions o;
+    o.base_url = "http://127.0.0.1:" + std::to_string(free_port());
+    HttpClient client{ioc, o, test_logger()};
+    auto r = fetch(ioc, client, "/channels/1/feeds.json");
+    EXPECT_EQ(r.error, FetchErrorKind::network);
+    EXPECT_NE(r.error_message.find("connecting"), std::string::npos);
+    for (const char* bad : {"ftp://x", "http://", "http://host/path", "api.thingspeak.com", "http://h:port"}) {
+        o.base_url = bad;
+        EXPECT_THROW((HttpClient{ioc, o, test_logger()}), std::invalid_argument) << bad;
+    }
+}
+
+class HttpClientTls : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto cert = (dir_.path() / "cert.pem").string();
+        const auto key = (dir_.path() / "key.pem").string();
+        ChildProcess req{"/usr/bin/openssl",
+                         {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                          "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert},
+                         dir_.path() / "req.log"};
+        ASSERT_EQ(req.wait(30s), 0) << req.output();
+        std::ofstream{dir_.path() / "last.json"} << R"({"entry_id":1})";
+        port_ = free_port();
+        // -WWW serves files of its working directory; run it there through a shell.
+        server_ = std::make_unique<ChildProcess>(
+            "/bin/sh",
+            std::vector<std::string>{"-c", "cd '" + dir_.path().string() + "' && exec openssl s_server -quiet -WWW -accept " +
+                                               std::to_string(port_) + " -cert cert.pem -key key.pem"},
+            dir_.path() / "server.log");
+        // Ready when it accepts TCP connections.
+        for (int i = 0; i < 200; ++i) {
+            boost::system::error_code ec;
+            boost::asio::io_context ioc;
+            boost::asio::ip::tcp::socket s{ioc};
+            s.connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ec);
+            if (!ec) return;
+            std::this_thread::sleep_for(25ms);
+        }
+        FAIL() << "openssl s_server did not start: " << server_->output();
+    }
+
+    HttpClientOptions options(const std::string& host, bool trust) {
+        HttpClientOptions o;
+        o.base_url = "https://" + host + ":" + std::to_string(port_);
+        o.request_timeout = 5s;
+        if (trust) o.ca_file = (dir_.path() / "cert.pem").string();
+        return o;
+    }
+
+    boost::asio::io_context ioc_;
+    TempDir dir_;
+    std::unique_ptr<ChildProcess> server_;
+    unsigned short port_ = 0;
+};
+
+TEST_F(HttpClientTls, TrustedCertificateForTheRightHostWorks) {
+    HttpClient client{ioc_, options("localhost", true), test_logger()};
+    auto r = fetch(ioc_, client, "/last.json");
+    ASSERT_TRUE(r.ok()) << to_string(r.error) << ": " << r.error_message;
+    EXPECT_EQ(r.body, R"({"entry_id":1})");
+}
+
+TEST_F(HttpClientTls, UntrustedCertificateIsRefused) {
+    HttpClient client{ioc_, options("localhost", false), test_logger()};
+    auto r = fetch(ioc_, client, "/last.json");
+    EXPECT_EQ(r.error, FetchErrorKind::tls);
+    EXPECT_NE(r.error_message.find("certificate verify failed"), std::string::npos) << r.error_message;
+}
+
+TEST_F(HttpClientTls, CertificateForAnotherHostIsRefused) {
+    // The certificate names localhost only; 127.0.0.1 is not in it.
+    HttpClient client{ioc_, options("127.0.0.1", true), test_logger()};
+    auto r = fetch(ioc_, client, "/last.json");
+    EXPECT_EQ(r.error, FetchErrorKind::tls) << r.error_message;
+}

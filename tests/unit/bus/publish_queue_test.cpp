@@ -1,0 +1,106 @@
+#include "publish_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace flowgate::bus {
+namespace {
+
+PublishQueue::Message msg(const std::string& payload, const std::string& channel = "c") {
+    return {channel, std::make_shared<const std::string>(payload)};
+}
+
+// Sends everything the window allows; returns the payloads sent.
+std::vector<std::string> send_all(PublishQueue& q) {
+    std::vector<std::string> sent;
+    while (const auto* m = q.next()) {
+        sent.push_back(*m->payload);
+        q.mark_sent();
+    }
+    return sent;
+}
+
+TEST(PublishQueue, FullQueueDropsTheOldestAndCountsIt) {
+    PublishQueue q{3, 100, 1 << 20};
+    for (const auto* p : {"1", "2", "3"}) EXPECT_EQ(q.push(msg(p)), 0u);
+    EXPECT_EQ(q.push(msg("4")), 1u);
+    EXPECT_EQ(q.push(msg("5")), 1u);
+    EXPECT_EQ(q.dropped(), 2u);
+    EXPECT_EQ(q.waiting(), 3u);
+    EXPECT_EQ(send_all(q), (std::vector<std::string>{"3", "4", "5"}));
+}
+
+TEST(PublishQueue, InFlightWindowLimitsCountAndBytes) {
+    PublishQueue q{100, 2, 10};
+    for (const auto* p : {"a", "b", "c"}) q.push(msg(p));
+    EXPECT_EQ(send_all(q), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(q.in_flight(), 2u);
+    q.on_reply(true);
+    EXPECT_EQ(send_all(q), (std::vector<std::string>{"c"}));
+
+    PublishQueue bytes{100, 100, 10};
+    bytes.push(msg(std::string(8, 'x')));
+    bytes.push(msg(std::string(8, 'y')));
+    EXPECT_EQ(send_all(bytes).size(), 1u); // 16 bytes would exceed the window
+    bytes.on_reply(true);
+    EXPECT_EQ(send_all(bytes).size(), 1u);
+}
+
+TEST(PublishQueue, OneMessageLargerThanTheByteWindowStillGoes) {
+    PublishQueue q{10, 10, 4};
+    q.push(msg(std::string(100, 'x')));
+    ASSERT_NE(q.next(), nullptr);
+}
+
+TEST(PublishQueue, RepliesCountPublishedAndFailed) {
+    PublishQueue q{10, 10, 1 << 20};
+    q.push(msg("a"));
+    q.push(msg("b"));
+    send_all(q);
+    q.on_reply(true);
+    q.on_reply(false);
+    q.on_reply(true); // a stray reply with nothing in flight changes nothing
+    EXPECT_EQ(q.published(), 1u);
+    EXPECT_EQ(q.failed(), 1u);
+    EXPECT_EQ(q.in_flight(), 0u);
+}
+
+TEST(PublishQueue, UnansweredMessagesGoBackToTheFrontInOrder) {
+    PublishQueue q{10, 2, 1 << 20};
+    for (const auto* p : {"1", "2", "3", "4"}) q.push(msg(p));
+    send_all(q); // 1 and 2 in flight
+    q.on_reply(true); // 1 answered
+    send_all(q);      // 3 in flight too
+    EXPECT_EQ(q.on_connection_lost(), 0u);
+    EXPECT_EQ(q.in_flight(), 0u);
+    EXPECT_EQ(q.waiting(), 3u);
+    std::vector<std::string> order;
+    while (const auto* m = q.next()) {
+        order.push_back(*m->payload);
+        q.mark_sent();
+        q.on_reply(true);
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"2", "3", "4"}));
+}
+
+TEST(PublishQueue, RequeueBeyondCapacityDropsTheOldest) {
+    PublishQueue q{2, 2, 1 << 20};
+    q.push(msg("1"));
+    q.push(msg("2"));
+    send_all(q);
+    q.push(msg("3"));
+    q.push(msg("4"));
+    EXPECT_EQ(q.on_connection_lost(), 2u);
+    EXPECT_EQ(q.dropped(), 2u);
+    EXPECT_EQ(send_all(q), (std::vector<std::string>{"3", "4"}));
+}
+
+TEST(PublishQueue, RejectsZeroLimits) {
+    EXPECT_THROW((PublishQueue{0, 1, 1}), std::invalid_argument);
+    EXPECT_THROW((PublishQueue{1, 0, 1}), std::invalid_argument);
+}
+
+} // namespace
+} // namespace flowgate::bus

@@ -1,0 +1,178 @@
+#include "flowgate/sources/thingspeak_poll.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "flowgate/core/telemetry_message.hpp"
+
+using namespace flowgate;
+using namespace flowgate::sources;
+using thingspeak::FetchErrorKind;
+using thingspeak::FetchResult;
+
+namespace {
+
+const Seconds now{std::chrono::sys_days{std::chrono::year{2026} / 3 / 1}};
+
+ThingSpeakDevice tank() {
+    ThingSpeakDevice d;
+    d.device_id = 3;
+    d.community_id = 1;
+    d.channel_id = 2100101;
+    d.read_api_key = "KEY123";
+    FieldMapping level;
+    level.field = 1;
+    level.canonical_name = "water_level";
+    level.scale_factor = 0.01;
+    level.unit = "m";
+    level.expected_label = "Water Level (cm)";
+    FieldMapping pump;
+    pump.field = 2;
+    pump.canonical_name = "pump_on";
+    pump.type = DataType::boolean;
+    d.fields = {level, pump};
+    return d;
+}
+
+std::string feed(std::int64_t last_entry_id, const std::vector<std::pair<int, std::string>>& entries,
+                 const std::string& label1 = "Water Level (cm)") {
+    nlohmann::json f = {{"channel", {{"id", 2100101}, {"name", "OHT"}, {"field1", label1}, {"field2", "Pump"},
+                                     {"last_entry_id", last_entry_id}}},
+                        {"feeds", nlohmann::json::array()}};
+    for (const auto& [id, level] : entries) {
+        f["feeds"].push_back({{"created_at", "2026-02-28T23:59:00+05:30"}, {"entry_id", id}, {"field1", level}, {"field2", "1"}});
+    }
+    return f.dump();
+}
+
+FetchResult ok(std::string body) {
+    FetchResult r;
+    r.status = 200;
+    r.body = std::move(body);
+    return r;
+}
+
+} // namespace
+
+TEST(ThingSpeakPoll, TargetCarriesTheReadKeyOnlyForPrivateChannels) {
+    EXPECT_EQ(ThingSpeakPoll{tank()}.target(), "/channels/2100101/feeds.json?results=100&api_key=KEY123");
+    auto pub = tank();
+    pub.read_api_key.reset();
+    EXPECT_EQ(ThingSpeakPoll{pub}.target(), "/channels/2100101/feeds.json?results=100");
+}
+
+TEST(ThingSpeakPoll, NewEntriesAreCalibratedAndTheCursorSkipsThemNextTime) {
+    ThingSpeakPoll poll{tank()};
+    auto first = poll.on_response(ok(feed(2, {{1, "245.5"}, {2, "250"}})), now);
+    ASSERT_TRUE(first.fetched);
+    ASSERT_EQ(first.entries.size(), 2u);
+    EXPECT_DOUBLE_EQ(first.entries[0].readings[0].number, 2.455);
+    EXPECT_EQ(first.entries[0].created_at.offset, std::chrono::minutes{330});
+    poll.commit(first, first.entries.size());
+    EXPECT_EQ(poll.cursor().entry_id, 2);
+
+    auto second = poll.on_response(ok(feed(3, {{1, "245.5"}, {2, "250"}, {3, "260"}})), now);
+    ASSERT_EQ(second.entries.size(), 1u);
+    EXPECT_EQ(second.entries[0].entry_id, 3);
+}
+
+TEST(ThingSpeakPoll, EntriesThatCouldNotBeQueuedAreReadAgain) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(feed(3, {{1, "1"}, {2, "2"}, {3, "3"}})), now);
+    poll.commit(out, 1); // the queue took only the first
+    EXPECT_EQ(poll.cursor().entry_id, 1);
+    EXPECT_EQ(poll.on_response(ok(feed(3, {{1, "1"}, {2, "2"}, {3, "3"}})), now).entries.size(), 2u);
+}
+
+TEST(ThingSpeakPoll, EntriesWithoutAnyReadingStillMoveTheCursor) {
+    ThingSpeakPoll poll{tank()};
+    // Entry 2's level is invalid and its pump value missing: it yields no reading at all.
+    auto body = nlohmann::json::parse(feed(2, {{1, "1"}, {2, "bogus"}}));
+    body["feeds"][1]["field2"] = nullptr;
+    auto out = poll.on_response(ok(body.dump()), now);
+    ASSERT_EQ(out.entries.size(), 1u);
+    ASSERT_EQ(out.errors.size(), 1u);
+    EXPECT_EQ(out.errors[0].stage, ErrorStage::conversion);
+    poll.commit(out, out.entries.size());
+    EXPECT_EQ(poll.cursor().entry_id, 2);
+    // Entry 2 is not normalized again, so its error is not reported twice.
+    auto again = poll.on_response(ok(body.dump()), now);
+    EXPECT_TRUE(again.entries.empty());
+    EXPECT_TRUE(again.errors.empty());
+}
+
+TEST(ThingSpeakPoll, ClearedChannelStartsANewEpoch) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(feed(500, {{499, "1"}, {500, "2"}})), now);
+    poll.commit(out, out.entries.size());
+    auto after_clear = poll.on_response(ok(feed(2, {{1, "3"}, {2, "4"}})), now);
+    EXPECT_TRUE(after_clear.new_epoch);
+    EXPECT_EQ(after_clear.entries.size(), 2u);
+    poll.commit(after_clear, after_clear.entries.size());
+    EXPECT_EQ(poll.cursor().channel_epoch, 1);
+    EXPECT_EQ(poll.cursor().entry_id, 2);
+}
+
+TEST(ThingSpeakPoll, FailuresBecomeErrorRecordsOfTheRightStage) {
+    ThingSpeakPoll poll{tank()};
+    FetchResult refused;
+    refused.status = 400;
+    refused.body = "-1";
+    auto auth = poll.on_response(refused, now);
+    ASSERT_EQ(auth.errors.size(), 1u);
+    EXPECT_EQ(auth.errors[0].stage, ErrorStage::auth);
+    EXPECT_EQ(auth.errors[0].http_status, 400);
+    EXPECT_EQ(auth.errors[0].message.find("KEY123"), std::string::npos);
+
+    FetchResult missing;
+    missing.status = 404;
+    EXPECT_EQ(poll.on_response(missing, now).errors[0].stage, ErrorStage::fetch);
+
+    FetchResult timeout;
+    timeout.error = FetchErrorKind::timeout;
+    timeout.error_message = "reading response: The socket was closed due to a timeout";
+    auto t = poll.on_response(timeout, now);
+    EXPECT_FALSE(t.fetched);
+    EXPECT_NE(t.errors[0].message.find("timeout"), std::string::npos);
+
+    auto garbage = poll.on_response(ok("{\"channel\":"), now);
+    EXPECT_EQ(garbage.errors[0].stage, ErrorStage::parse);
+    EXPECT_EQ(poll.cursor().entry_id, std::nullopt);
+}
+
+TEST(ThingSpeakPoll, RenamedFieldIsReportedOnceNotEveryPoll) {
+    ThingSpeakPoll poll{tank()};
+    auto first = poll.on_response(ok(feed(1, {{1, "100"}}, "Level (m)")), now);
+    int schema = 0;
+    for (const auto& e : first.errors) schema += e.stage == ErrorStage::schema ? 1 : 0;
+    EXPECT_EQ(schema, 1);
+    ASSERT_EQ(first.entries.size(), 1u);
+    for (const auto& r : first.entries[0].readings) EXPECT_NE(r.metric, "water_level");
+    poll.commit(first, 1);
+    auto second = poll.on_response(ok(feed(2, {{1, "100"}, {2, "100"}}, "Level (m)")), now);
+    for (const auto& e : second.errors) EXPECT_NE(e.stage, ErrorStage::schema);
+}
+
+TEST(TelemetryMessage, CarriesTypedValuesTheEntryTimeAndUnits) {
+    TelemetryEntry e;
+    e.device_id = 3;
+    e.community_id = 1;
+    e.entry_id = 42;
+    e.created_at = *parse_iso8601("2026-02-28T23:59:00+05:30");
+    e.readings = {{"water_level", DataType::float64, 2.455, "", "m"},
+                  {"tds", DataType::integer, 310, "", "ppm"},
+                  {"pump_on", DataType::boolean, 1, "", ""},
+                  {"panel_mode", DataType::text, 0, "AUTO \"1\"", ""}};
+    const auto j = nlohmann::json::parse(telemetry_update_json(e));
+    EXPECT_EQ(j["type"], "TELEMETRY_UPDATE");
+    EXPECT_EQ(j["node_id"], 3);
+    EXPECT_EQ(j["community_id"], 1);
+    EXPECT_EQ(j["entry_id"], 42);
+    EXPECT_EQ(j["ts"], "2026-02-28T23:59:00+05:30");
+    EXPECT_EQ(j["readings"]["water_level"]["value"], 2.455);
+    EXPECT_EQ(j["readings"]["water_level"]["unit"], "m");
+    EXPECT_TRUE(j["readings"]["tds"]["value"].is_number_integer());
+    EXPECT_EQ(j["readings"]["pump_on"]["value"], true);
+    EXPECT_FALSE(j["readings"]["pump_on"].contains("unit"));
+    EXPECT_EQ(j["readings"]["panel_mode"]["value"], "AUTO \"1\"");
+}
