@@ -5,8 +5,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
@@ -178,21 +180,34 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         }
         if (p.queued + p.in_flight > 0) log.warn("stopping with messages not yet published", {{"messages", p.queued + p.in_flight}});
         ws.stop([&] {
+            signals.cancel();
             publisher.stop();
             subscriber.stop();
             ioc.stop();
         });
     };
+    // Flushing the writer can take seconds (PostgreSQL down): it runs off the loop, which keeps
+    // serving meanwhile, and a second signal ends the process at once.
+    std::jthread flusher;
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         log.info("stopping", {{"signal", signal}});
         progress.cancel();
         source.stop();
         client.stop();
+        signals.async_wait([&](const boost::system::error_code& again, int) {
+            if (again) return;
+            log.warn("second signal: exiting without flushing", {{"queue_depth", writer.stats().queue_depth}});
+            std::_Exit(1);
+        });
         // Everything queued is written, and what it stores is published, before Redis closes.
-        writer.stop();
-        drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
-        boost::asio::post(ioc, finish);
+        flusher = std::jthread{[&] {
+            writer.stop();
+            asio::post(ioc, [&] {
+                drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
+                finish();
+            });
+        }};
     });
     ioc.run();
     log.info("stopped", {{"entries_stored", writer.stats().entries_stored}});

@@ -23,7 +23,8 @@ void append_value(std::string& out, const Reading& r) {
     switch (r.type) {
     case DataType::float64: append_number(out, r.number); return;
     case DataType::integer:
-        if (std::isfinite(r.number)) {
+        // Beyond ±2^63 llround is undefined: such a value is published as null.
+        if (std::isfinite(r.number) && std::abs(r.number) < 9.2e18) {
             out += std::to_string(std::llround(r.number));
         } else {
             out += "null";

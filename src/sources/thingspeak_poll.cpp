@@ -10,8 +10,14 @@ namespace flowgate::sources {
 ThingSpeakPoll::ThingSpeakPoll(ThingSpeakDevice device) : device_{std::move(device)} {}
 
 std::string ThingSpeakPoll::target() const {
-    std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=" +
-                    std::to_string(results_per_poll);
+    std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=";
+    if (const auto& since = device_.cursor.created_at) {
+        auto start = format_iso8601(*since - clock_skew_margin); // "2026-11-28T21:03:27Z", UTC
+        start.pop_back();
+        t += std::to_string(max_results) + "&start=" + start.replace(10, 1, "%20");
+    } else {
+        t += std::to_string(first_poll_results);
+    }
     if (device_.read_api_key && !device_.read_api_key->empty()) t += "&api_key=" + *device_.read_api_key;
     return t;
 }
@@ -73,8 +79,18 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     std::erase_if(feed.entries, [&](const normalize::FeedEntry& e) {
         return cursor.entry_id && e.entry_id && *e.entry_id <= *cursor.entry_id;
     });
+    std::optional<std::int64_t> oldest;
     for (const auto& e : feed.entries) {
         if (e.entry_id && (!out.newest_entry_id || *e.entry_id > *out.newest_entry_id)) out.newest_entry_id = e.entry_id;
+        if (e.entry_id && (!oldest || *e.entry_id < *oldest)) oldest = e.entry_id;
+    }
+    // ThingSpeak returns the newest rows of a window: when the oldest new row is not the one
+    // right after the cursor, the rows in between were not returned. Say so; never hide it.
+    if (cursor.entry_id && oldest && *oldest > *cursor.entry_id + 1) {
+        out.errors.push_back(error(ErrorStage::fetch,
+                                   channel + ": entries " + std::to_string(*cursor.entry_id + 1) + ".." +
+                                       std::to_string(*oldest - 1) + " were not returned (more than one read can carry)",
+                                   now));
     }
 
     auto normalized = normalize::Normalizer{}.normalize(device_, feed, now);

@@ -13,10 +13,13 @@ using SteadyClock = std::chrono::steady_clock;
 
 struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     struct Device {
+        Device(ThingSpeakDevice device, asio::io_context& ioc) : poll{std::move(device)}, timer{ioc} {}
+
         ThingSpeakPoll poll;
         asio::steady_timer timer;
         SteadyClock::time_point started{};
         bool failing = false;
+        std::string last_failure; ///< the failure already logged at warn while failing
     };
 
     asio::io_context& ioc;
@@ -73,7 +76,17 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         stats.entries += accepted;
 
         for (auto& error : outcome.errors) {
-            if (error.http_status) {
+            // A channel that keeps failing the same way is logged once at warn, then at debug
+            // until it recovers; every failure is still a telemetry_errors row.
+            const bool repeated = !outcome.fetched && d.failing && error.message == d.last_failure;
+            if (!outcome.fetched) d.last_failure = error.message;
+            ++stats.errors;
+            if (repeated) {
+                log.debug("telemetry error (repeated)", {{"device_id", dev.device_id},
+                                                         {"channel_id", dev.channel_id},
+                                                         {"stage", to_string(error.stage)},
+                                                         {"error", error.message}});
+            } else if (error.http_status) {
                 log.warn("telemetry error", {{"device_id", dev.device_id},
                                               {"channel_id", dev.channel_id},
                                               {"stage", to_string(error.stage)},
@@ -86,7 +99,6 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
                                               {"entry_id", error.entry_id.value_or(0)},
                                               {"error", error.message}});
             }
-            ++stats.errors;
             sink.submit_error(std::move(error));
         }
         if (!outcome.fetched) {
@@ -111,7 +123,7 @@ ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient
                                    obs::Logger log, std::vector<ThingSpeakDevice> devices)
     : impl_{std::make_shared<Impl>(ioc, client, sink, std::move(log))} {
     for (auto& device : devices) {
-        impl_->devices.push_back(std::make_unique<Impl::Device>(Impl::Device{ThingSpeakPoll{std::move(device)}, asio::steady_timer{ioc}}));
+        impl_->devices.push_back(std::make_unique<Impl::Device>(std::move(device), ioc));
     }
 }
 

@@ -67,6 +67,8 @@ Origin parse_origin(const std::string& url) {
 FetchErrorKind classify(const beast::error_code& ec) {
     if (ec == beast::error::timeout) return FetchErrorKind::timeout;
     if (ec == asio::error::operation_aborted) return FetchErrorKind::cancelled;
+    // A server closing an idle TLS connection without close_notify: a closed connection.
+    if (ec == ssl::error::stream_truncated) return FetchErrorKind::network;
     if (ec.category() == asio::error::get_ssl_category() || ec.category() == ssl::error::get_stream_category()) {
         return FetchErrorKind::tls;
     }
@@ -142,7 +144,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
         // reused connection that fails before any response byte is retried once on a new one.
         for (int attempt = 0; attempt < 2; ++attempt) {
             std::shared_ptr<Connection> conn;
-            const bool reused = !self->idle.empty();
+            // Only the first attempt takes an idle connection: after a quiet spell they may all
+            // be stale, and the retry is there to get a fresh one.
+            const bool reused = attempt == 0 && !self->idle.empty();
             if (reused) {
                 conn = std::move(self->idle.back());
                 self->idle.pop_back();

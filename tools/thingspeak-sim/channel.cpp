@@ -61,8 +61,10 @@ Entry Channel::make_entry(Seconds posted_at) {
         const auto skew = draw % 10 == 0 ? static_cast<std::int64_t>(draw % (3 * static_cast<std::uint64_t>(spec_.interval.count()) + 1))
                                          : static_cast<std::int64_t>(draw % 3);
         e.created_at -= seconds{skew};
-        if (!entries_.empty() && e.created_at < entries_.back().created_at) time_ordered_ = false;
     }
+    // Skewed device clocks, or a posting interval shortened mid-way, can put an entry before
+    // the previous one: reads then sort instead of bisecting.
+    if (!entries_.empty() && e.created_at < entries_.back().created_at) time_ordered_ = false;
     if (spec_.status_every > 0 && seq_ % static_cast<std::uint64_t>(spec_.status_every) == 0) {
         e.status = static_cast<std::int32_t>((seq_ / static_cast<std::uint64_t>(spec_.status_every)) % spec_.statuses.size());
     }

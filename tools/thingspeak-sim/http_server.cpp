@@ -36,8 +36,10 @@ struct HttpServer::Impl {
             auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
-                // Out of file descriptors and the like: say so, and keep serving the others.
+                // Out of file descriptors and the like: say so, pause, and keep serving.
                 log.warn("accept failed", {{"error", ec.message()}});
+                asio::steady_timer pause{ioc, std::chrono::milliseconds{100}};
+                co_await pause.async_wait(use_tuple);
                 continue;
             }
             socket.set_option(tcp::no_delay{true}, ec);
@@ -101,6 +103,7 @@ struct HttpServer::Impl {
             res.keep_alive(req.keep_alive());
             res.body() = std::move(reply.body);
             res.prepare_payload();
+            stream.expires_after(options.idle_timeout); // a delayed answer gets a full deadline
             auto [write_ec, write_n] = co_await http::async_write(stream, res, use_tuple);
             if (write_ec || !res.keep_alive()) break;
         }

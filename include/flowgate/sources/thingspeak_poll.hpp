@@ -32,15 +32,22 @@ struct PollOutcome {
 /// could not be queued is fetched again next time instead of being lost.
 class ThingSpeakPoll {
 public:
-    /// Rows asked for per poll: far more than arrive between two polls at the device's interval.
-    static constexpr int results_per_poll = 100;
+    /// Rows asked for by a poll without a cursor time (the first one ever): the recent past.
+    static constexpr int first_poll_results = 100;
+    /// Rows asked for from the cursor on: ThingSpeak's maximum, so that a poll after an outage
+    /// reads everything missed since (the newest 8000 of it).
+    static constexpr int max_results = 8000;
+    /// How far before the cursor's time a read starts, for devices whose clocks run behind
+    /// (their entries' created_at can be older than an entry posted before them).
+    static constexpr std::chrono::minutes clock_skew_margin{10};
 
     explicit ThingSpeakPoll(ThingSpeakDevice device);
 
     const ThingSpeakDevice& device() const { return device_; }
     const DeviceCursor& cursor() const { return device_.cursor; }
 
-    /// Path and query of the next read, with the read key when the channel is private.
+    /// Path and query of the next read, with the read key when the channel is private: the
+    /// newest rows at first, then everything from the cursor's time on.
     std::string target() const;
 
     /// Interprets the answer to target().

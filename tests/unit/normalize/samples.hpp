@@ -1,28 +1,16 @@
 #pragma once
 
-// Reads the recorded ThingSpeak responses in ../shared/thingspeak-samples
-// (FLOWGATE_SHARED_DIR, overridable by the environment variable of the same name).
+// Names of the recorded ThingSpeak responses the normalizer tests read.
 
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 #include <string>
 
 #include "flowgate/core/time_format.hpp"
+#include "thingspeak_samples.hpp"
 
 namespace flowgate::normalize::test {
 
-inline std::string sample(const std::string& name) {
-    const char* env = std::getenv("FLOWGATE_SHARED_DIR");
-    const std::string dir = std::string{env ? env : FLOWGATE_SHARED_DIR} + "/thingspeak-samples/";
-    std::ifstream in{dir + name};
-    if (!in) throw std::runtime_error{"missing sample " + dir + name + " (set FLOWGATE_SHARED_DIR)"};
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+inline std::string sample(const std::string& name) { return flowgate::test::read_sample(name); }
 
 inline constexpr const char* s01 = "01-feeds-json_iobridge-docs_ch9_offset-0500.json";
 inline constexpr const char* s02 = "02-feeds-last-json_iobridge-docs_ch9.json";

@@ -2,14 +2,12 @@
 // recorded in ../shared/thingspeak-samples.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "sim_test_support.hpp"
+#include "thingspeak_samples.hpp"
 
 using namespace flowgate::sim;
 using namespace flowgate::sim::test;
@@ -17,15 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string sample(const std::string& name) {
-    const char* env = std::getenv("FLOWGATE_SHARED_DIR");
-    const std::string dir = std::string{env ? env : FLOWGATE_SHARED_DIR} + "/thingspeak-samples/";
-    std::ifstream in{dir + name};
-    if (!in) throw std::runtime_error{"missing sample " + dir + name + " (set FLOWGATE_SHARED_DIR)"};
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using flowgate::test::read_sample;
 
 std::string type_name(const json& v) {
     if (v.is_null()) return "null";
@@ -67,17 +57,17 @@ struct Samples {
                               "17-field-1-json_php-snippet_ch222498_offset+0530_null.json",
                               "20-fields-1-json_flutter-model-comment_ch2718757_trailing-zeros_REASSEMBLED.json",
                               "23-feeds-json-results2_ictjcz-blog_ch2079877_default-field-label.json"}) {
-            const auto doc = json::parse(sample(f));
+            const auto doc = json::parse(read_sample(f));
             add_shape(channel, doc["channel"]);
             for (const auto& e : doc["feeds"]) add_shape(entry, e);
         }
         for (const char* f : {"02-feeds-last-json_iobridge-docs_ch9.json", "04-fields-1-last-json_iobridge-docs_ch9.json",
                               "13-feeds-last-json_optra_ch2725686_nulls.json",
                               "14-field-1-last-json_optra_ch2725686_string-value.json"}) {
-            add_shape(entry, json::parse(sample(f)));
+            add_shape(entry, json::parse(read_sample(f)));
         }
         for (const char* f : {"06-error-401-json_iobridge-docs.json", "24-error-401-json_matlab-answers_bulk_update_real-capture.json"}) {
-            const auto doc = json::parse(sample(f));
+            const auto doc = json::parse(read_sample(f));
             add_shape(error, doc);
             add_shape(error_detail, doc["error"]);
         }
@@ -158,8 +148,8 @@ TEST(SimFidelity, FieldValuesAreStringsOrNullNeverNumbers) {
 
 TEST(SimFidelity, PrivateChannelErrorIsTheRecordedMinusOne) {
     auto api = make_api();
-    const auto recorded_no_key = sample("08-error-feeds-json_private-no-key_http400_body-minus1.txt");
-    const auto recorded_wrong_key = sample("09-error-feeds-json_wrong-key_http400_body-minus1.txt");
+    const auto recorded_no_key = read_sample("08-error-feeds-json_private-no-key_http400_body-minus1.txt");
+    const auto recorded_wrong_key = read_sample("09-error-feeds-json_wrong-key_http400_body-minus1.txt");
     auto no_key = request(api, "/channels/202/feeds.json");
     auto wrong_key = request(api, "/channels/202/feeds.json?api_key=NOPE");
     EXPECT_EQ(no_key.status, 400u);

@@ -61,6 +61,27 @@ TEST(ThingSpeakPoll, TargetCarriesTheReadKeyOnlyForPrivateChannels) {
     EXPECT_EQ(ThingSpeakPoll{pub}.target(), "/channels/2100101/feeds.json?results=100");
 }
 
+TEST(ThingSpeakPoll, AfterTheFirstEntriesItReadsEverythingSinceTheCursor) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
+    poll.commit(out, out.entries.size());
+    // The entries were created at 2026-02-28T23:59:00+05:30, i.e. 18:29:00 UTC; the read starts
+    // ten minutes earlier for devices with slow clocks, and asks for up to 8000 rows.
+    EXPECT_EQ(poll.target(), "/channels/2100101/feeds.json?results=8000&start=2026-02-28%2018:19:00&api_key=KEY123");
+}
+
+TEST(ThingSpeakPoll, RowsMissingBetweenTheCursorAndTheAnswerAreReported) {
+    ThingSpeakPoll poll{tank()};
+    auto first = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
+    poll.commit(first, first.entries.size());
+    auto gap = poll.on_response(ok(feed(9, {{8, "8"}, {9, "9"}})), now);
+    ASSERT_EQ(gap.errors.size(), 1u);
+    EXPECT_NE(gap.errors[0].message.find("entries 3..7 were not returned"), std::string::npos) << gap.errors[0].message;
+    EXPECT_EQ(gap.entries.size(), 2u);
+    poll.commit(gap, gap.entries.size());
+    EXPECT_TRUE(poll.on_response(ok(feed(10, {{9, "9"}, {10, "10"}})), now).errors.empty());
+}
+
 TEST(ThingSpeakPoll, NewEntriesAreCalibratedAndTheCursorSkipsThemNextTime) {
     ThingSpeakPoll poll{tank()};
     auto first = poll.on_response(ok(feed(2, {{1, "245.5"}, {2, "250"}})), now);
