@@ -437,7 +437,7 @@ SimReply SimApi::handle_channel_api(const SimRequest& request, std::string_view 
     if (!channel_id) return not_found("Channel ids are numbers.");
     auto it = channels_.find(*channel_id);
     if (it == channels_.end()) return not_found("Channel " + std::to_string(*channel_id) + " does not exist.");
-    if (request.method != "GET" && request.method != "HEAD") {
+    if (request.method != "GET") {
         return error_reply(405, "error_method_not_allowed", "Method Not Allowed", "This simulator serves reads (GET) only.");
     }
     Channel& ch = *it->second;
