@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "child_process.hpp"
 #include "flowgate/core/time_format.hpp"
 #include "http_client.hpp"
+#include "storage_test_support.hpp"
 
 using namespace std::chrono_literals;
 using flowgate::test::ChildProcess;
@@ -31,13 +31,6 @@ std::string env_or_fail(const char* name) {
     const char* v = std::getenv(name);
     if (!v || !*v) throw std::runtime_error{std::string{name} + " is not set: run through ./scripts/test, which starts the services"};
     return v;
-}
-
-/// The same server, another database: "postgresql://u@h:p/flowgate" → ".../name".
-std::string with_database(const std::string& url, const std::string& name) {
-    const auto slash = url.rfind('/');
-    const auto query = url.find('?', slash);
-    return url.substr(0, slash + 1) + name + (query == std::string::npos ? "" : url.substr(query));
 }
 
 std::vector<json> json_lines(const std::string& text) {
@@ -64,14 +57,8 @@ bool eventually(Pred pred, std::chrono::milliseconds limit) {
 class Flowgate : public ::testing::Test {
 protected:
     void SetUp() override {
-        const auto base_url = env_or_fail("FLOWGATE_DATABASE_URL");
+        db_ = std::make_unique<flowgate::test::TestDatabase>(env_or_fail("FLOWGATE_DATABASE_URL"));
         redis_url_ = env_or_fail("FLOWGATE_REDIS_URL");
-        db_name_ = "flowgate_e2e_" + std::to_string(std::random_device{}() % 1'000'000'000);
-        {
-            pqxx::connection admin{base_url};
-            pqxx::nontransaction{admin}.exec0("CREATE DATABASE " + db_name_);
-        }
-        db_url_ = with_database(base_url, db_name_);
 
         sim_ = std::make_unique<ChildProcess>(
             FLOWGATE_SIM_BINARY,
@@ -89,10 +76,10 @@ protected:
         ChildProcess migrate{FLOWGATE_BINARY, {"migrate", "--config", path("flowgate.toml")}, dir_.path() / "migrate.log", env()};
         ASSERT_EQ(migrate.wait(30s), 0) << migrate.output();
         ChildProcess load{"/usr/bin/psql",
-                          {db_url_, "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", std::string{FLOWGATE_SOURCE_DIR} + "/config/demo-devices.sql"},
+                          {db_->url(), "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", std::string{FLOWGATE_SOURCE_DIR} + "/config/demo-devices.sql"},
                           dir_.path() / "load.log"};
         ASSERT_EQ(load.wait(30s), 0) << load.output();
-        sql("UPDATE nodes SET polling_interval_s = " + std::to_string(poll_interval_s));
+        db_->exec("UPDATE nodes SET polling_interval_s = " + std::to_string(poll_interval_s));
     }
 
     void TearDown() override {
@@ -100,12 +87,6 @@ protected:
             if (p) p->stop(SIGKILL, 5s);
         }
         if (HasFailure() && daemon_) std::cerr << "--- daemon log (tail) ---\n" << tail(daemon_->output()) << '\n';
-        try {
-            pqxx::connection admin{env_or_fail("FLOWGATE_DATABASE_URL")};
-            pqxx::nontransaction{admin}.exec0("DROP DATABASE IF EXISTS " + db_name_ + " WITH (FORCE)");
-        } catch (const std::exception& e) {
-            std::cerr << "could not drop " << db_name_ << ": " << e.what() << '\n';
-        }
     }
 
     static std::string tail(const std::string& s) { return s.size() > 6000 ? s.substr(s.size() - 6000) : s; }
@@ -113,21 +94,11 @@ protected:
     std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
     std::map<std::string, std::string> env() const {
-        return {{"FLOWGATE_DATABASE_URL", db_url_}, {"FLOWGATE_REDIS_URL", redis_url_}};
+        return {{"FLOWGATE_DATABASE_URL", db_->url()}, {"FLOWGATE_REDIS_URL", redis_url_}};
     }
 
-    void sql(const std::string& statement) {
-        pqxx::connection c{db_url_};
-        pqxx::work w{c};
-        w.exec0(statement);
-        w.commit();
-    }
-
-    pqxx::result query(const std::string& q) {
-        pqxx::connection c{db_url_};
-        pqxx::nontransaction n{c};
-        return n.exec(q);
-    }
+    void sql(const std::string& statement) { db_->exec(statement); }
+    pqxx::result query(const std::string& q) { return db_->query(q); }
 
     void start_daemon() {
         std::filesystem::remove(dir_.path() / "daemon.port");
@@ -157,7 +128,8 @@ protected:
     }
 
     TempDir dir_;
-    std::string db_name_, db_url_, redis_url_;
+    std::unique_ptr<flowgate::test::TestDatabase> db_;
+    std::string redis_url_;
     std::unique_ptr<ChildProcess> sim_, daemon_;
     unsigned short sim_port_ = 0, port_ = 0;
     int daemon_runs_ = 0;
