@@ -20,13 +20,7 @@ public:
         : device_{device}, now_{now}, out_{out} {}
 
     TelemetryErrorRecord& add(ErrorStage stage, std::string message) {
-        auto& e = out_.emplace_back();
-        e.device_id = device_.device_id;
-        e.channel_id = device_.channel_id;
-        e.stage = stage;
-        e.message = std::move(message);
-        e.occurred_at = now_;
-        return e;
+        return out_.emplace_back(device_error(device_, stage, std::move(message), now_));
     }
 
 private:

@@ -22,21 +22,11 @@ std::string ThingSpeakPoll::target() const {
     return t;
 }
 
-TelemetryErrorRecord ThingSpeakPoll::error(ErrorStage stage, std::string message, Seconds now) const {
-    TelemetryErrorRecord e;
-    e.device_id = device_.device_id;
-    e.channel_id = device_.channel_id;
-    e.stage = stage;
-    e.message = std::move(message);
-    e.occurred_at = now;
-    return e;
-}
-
 PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, Seconds now) {
     PollOutcome out;
     const auto channel = "channel " + std::to_string(device_.channel_id);
     if (result.error != thingspeak::FetchErrorKind::none) {
-        out.errors.push_back(error(ErrorStage::fetch,
+        out.errors.push_back(device_error(device_, ErrorStage::fetch,
                                    std::string{thingspeak::to_string(result.error)} + ": " + result.error_message, now));
         return out;
     }
@@ -44,11 +34,11 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         // ThingSpeak answers a missing or wrong read key with 400 and the body -1.
         const bool refused_key = (result.status == 400 && result.body == "-1") || result.status == 401 || result.status == 403;
         auto e = refused_key
-                     ? error(ErrorStage::auth,
+                     ? device_error(device_, ErrorStage::auth,
                              channel + " refused the read key (HTTP " + std::to_string(result.status) +
                                  "): check device_thingspeak_mapping.read_api_key of device " + std::to_string(device_.device_id),
                              now)
-                     : error(ErrorStage::fetch,
+                     : device_error(device_, ErrorStage::fetch,
                              channel + " answered HTTP " + std::to_string(result.status) +
                                  (result.status == 404 ? ": no such channel" : ""),
                              now);
@@ -58,7 +48,7 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     }
     auto parsed = normalize::parse_feed(result.body);
     if (!parsed.ok()) {
-        auto e = error(ErrorStage::parse, channel + ": " + parsed.error, now);
+        auto e = device_error(device_, ErrorStage::parse, channel + ": " + parsed.error, now);
         e.http_status = 200;
         out.errors.push_back(std::move(e));
         return out;
@@ -87,7 +77,7 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     // ThingSpeak returns the newest rows of a window: when the oldest new row is not the one
     // right after the cursor, the rows in between were not returned. Say so; never hide it.
     if (cursor.entry_id && oldest && *oldest > *cursor.entry_id + 1) {
-        out.errors.push_back(error(ErrorStage::fetch,
+        out.errors.push_back(device_error(device_, ErrorStage::fetch,
                                    channel + ": entries " + std::to_string(*cursor.entry_id + 1) + ".." +
                                        std::to_string(*oldest - 1) + " were not returned (more than one read can carry)",
                                    now));

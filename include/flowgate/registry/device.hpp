@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flowgate/core/telemetry.hpp"
@@ -50,5 +51,17 @@ struct ThingSpeakDevice {
 
     friend bool operator==(const ThingSpeakDevice&, const ThingSpeakDevice&) = default;
 };
+
+/// A telemetry_errors row about `device` and its channel.
+inline TelemetryErrorRecord device_error(const ThingSpeakDevice& device, ErrorStage stage, std::string message,
+                                         Seconds now) {
+    TelemetryErrorRecord e;
+    e.device_id = device.device_id;
+    e.channel_id = device.channel_id;
+    e.stage = stage;
+    e.message = std::move(message);
+    e.occurred_at = now;
+    return e;
+}
 
 } // namespace flowgate

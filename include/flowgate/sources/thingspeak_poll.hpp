@@ -59,8 +59,6 @@ public:
     void commit(const PollOutcome& outcome, std::size_t accepted);
 
 private:
-    TelemetryErrorRecord error(ErrorStage stage, std::string message, Seconds now) const;
-
     ThingSpeakDevice device_;
     /// Schema problems already reported, so a renamed field is reported once, not every poll.
     std::set<std::string> reported_schema_problems_;
