@@ -11,45 +11,23 @@
 #include <thread>
 
 #include "flowgate/bus/redis_publisher.hpp"
+#include "flowgate/bus/redis_replay_reader.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
-#include "flowgate/core/telemetry_message.hpp"
 #include "flowgate/realtime/hub.hpp"
 #include "flowgate/realtime/topic.hpp"
-#include "flowgate/realtime/topic_feed.hpp"
 #include "flowgate/realtime/ws_server.hpp"
 #include "flowgate/registry/device_registry.hpp"
 #include "flowgate/sources/thingspeak_source.hpp"
 #include "flowgate/storage/pg_writer.hpp"
 #include "flowgate/thingspeak/http_client.hpp"
+#include "ingest.hpp"
+#include "redis_feed.hpp"
 
 namespace flowgate::app {
 namespace {
 
 namespace asio = boost::asio;
 using realtime::TopicKind;
-
-/// The hub's topics come from Redis: one subscription per topic per process.
-class SubscriberFeed final : public realtime::TopicFeed {
-public:
-    explicit SubscriberFeed(bus::RedisSubscriber& subscriber) : subscriber_{subscriber} {}
-    void subscribe(const std::string& topic) override { subscriber_.subscribe(topic); }
-    void unsubscribe(const std::string& topic) override { subscriber_.unsubscribe(topic); }
-
-private:
-    bus::RedisSubscriber& subscriber_;
-};
-
-/// Sources hand their entries to the PostgreSQL writer's bounded queue.
-class WriterSink final : public sources::TelemetrySink {
-public:
-    explicit WriterSink(storage::PgWriter& writer) : writer_{writer} {}
-    bool submit(TelemetryEntry entry) override { return writer_.submit(std::move(entry)); }
-    bool submit_error(TelemetryErrorRecord error) override { return writer_.submit_error(std::move(error)); }
-    void submit_cursor(DeviceId device, DeviceCursor cursor) override { writer_.submit_cursor(device, cursor); }
-
-private:
-    storage::PgWriter& writer_;
-};
 
 void write_port_file(const std::string& path, std::uint16_t port) {
     // Whole or not at all, so that a reader never sees half a number.
@@ -77,35 +55,30 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     bus::RedisConnectionConfig redis;
     redis.url = config.redis.url;
     redis.connect_timeout = config.redis.connect_timeout;
+    const auto redis_named = [&redis](const char* name) {
+        auto named = redis;
+        named.client_name = name;
+        return named;
+    };
     bus::RedisPublisherConfig publisher_config;
-    publisher_config.connection = redis;
-    publisher_config.connection.client_name = "flowgate-pub";
-    redis.client_name = "flowgate-sub";
+    publisher_config.connection = redis_named("flowgate-pub");
+    publisher_config.replay_max_messages = config.redis.replay_max_messages;
+    publisher_config.replay_ttl = std::chrono::duration_cast<std::chrono::seconds>(config.redis.replay_ttl);
     bus::RedisPublisher publisher{ioc, publisher_config, log.with_component("redis-pub")};
-    bus::RedisSubscriber subscriber{ioc, redis, log.with_component("redis-sub")};
-    SubscriberFeed feed{subscriber};
+    bus::RedisSubscriber subscriber{ioc, redis_named("flowgate-sub"), log.with_component("redis-sub")};
+    bus::RedisReplayReader replay_reader{ioc, redis_named("flowgate-replay"), log.with_component("redis-replay"),
+                                         config.redis.replay_max_messages};
+    RedisFeed feed{ioc, subscriber, replay_reader, publisher, log.with_component("redis-feed"), std::chrono::seconds{5}};
     realtime::Hub hub{feed};
-    subscriber.set_handler([&hub](const std::string& topic, std::shared_ptr<const std::string> payload) {
-        hub.deliver(topic, payload);
-    });
+    feed.attach(hub);
 
-    // Called on the writer's thread with what was newly stored; published from the loop,
-    // serialized once and shared by both topics.
     storage::PgWriterOptions writer_options;
     writer_options.url = config.database.url;
     writer_options.queue_capacity = config.database.writer_queue;
     writer_options.batch_size = config.database.batch_size;
     writer_options.batch_interval = config.database.batch_interval;
-    storage::PgWriter writer{writer_options, log.with_component("pg-writer"), [&ioc, &publisher](std::vector<TelemetryEntry> stored) {
-        asio::post(ioc, [&publisher, stored = std::move(stored)] {
-            for (const auto& entry : stored) {
-                auto payload = std::make_shared<const std::string>(telemetry_update_json(entry));
-                publisher.publish(realtime::topic_name(TopicKind::node, entry.device_id), payload);
-                publisher.publish(realtime::topic_name(TopicKind::community, entry.community_id), payload);
-            }
-        });
-    }};
-    WriterSink sink{writer};
+    storage::PgWriter writer{writer_options, log.with_component("pg-writer"), {}};
+    Ingest ingest{writer, publisher};
 
     thingspeak::HttpClientOptions client_options;
     client_options.base_url = config.thingspeak.base_url;
@@ -132,9 +105,10 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         return 1;
     }
 
-    sources::ThingSpeakSource source{ioc, client, sink, log.with_component("poller"), devices};
+    sources::ThingSpeakSource source{ioc, client, ingest, log.with_component("poller"), devices};
     publisher.start();
     subscriber.start();
+    replay_reader.start();
     ws.start();
     source.start();
     if (!port_file.empty()) write_port_file(port_file, port);
@@ -160,7 +134,13 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
                                   {"errors", s.errors},
                                   {"queue_depth", w.queue_depth},
                                   {"published", p.published},
-                                  {"ws_sessions", c.sessions_open}});
+                                  {"publish_duplicates", p.duplicates},
+                                  {"publish_queue", static_cast<std::uint64_t>(p.queued + p.in_flight)},
+                                  {"ws_sessions", c.sessions_open},
+                                  {"ws_deliveries", c.messages_sent},
+                                  {"ws_slow_consumer_closes", c.slow_consumer_closes},
+                                  {"ws_recovered", c.recovered},
+                                  {"ws_not_recovered", c.not_recovered}});
             report();
         });
     };
@@ -183,6 +163,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
             signals.cancel();
             publisher.stop();
             subscriber.stop();
+            replay_reader.stop();
             ioc.stop();
         });
     };
@@ -200,7 +181,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
             log.warn("second signal: exiting without flushing", {{"queue_depth", writer.stats().queue_depth}});
             std::_Exit(1);
         });
-        // Everything queued is written, and what it stores is published, before Redis closes.
+        // Everything queued is written, and everything read is published, before Redis closes.
         flusher = std::jthread{[&] {
             writer.stop();
             asio::post(ioc, [&] {

@@ -16,27 +16,32 @@ std::size_t PublishQueue::push(Message message) {
 }
 
 const PublishQueue::Message* PublishQueue::next() const {
-    if (waiting_.empty() || in_flight_.size() >= max_in_flight_) return nullptr;
-    // One message is always allowed, however large, or a big payload would wait forever.
-    const auto size = waiting_.front().payload->size();
+    if (held_ || waiting_.empty() || in_flight_.size() >= max_in_flight_) return nullptr;
+    // One message is always allowed, however large, or a big event would wait forever.
+    const auto size = waiting_.front().event->size();
     if (!in_flight_.empty() && in_flight_bytes_ + size > max_in_flight_bytes_) return nullptr;
     return &waiting_.front();
 }
 
 void PublishQueue::mark_sent() {
-    in_flight_bytes_ += waiting_.front().payload->size();
+    in_flight_bytes_ += waiting_.front().event->size();
     in_flight_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
 }
 
-void PublishQueue::on_reply(bool ok) {
+void PublishQueue::on_reply(Outcome outcome) {
     if (in_flight_.empty()) return;
-    in_flight_bytes_ -= in_flight_.front().payload->size();
+    in_flight_bytes_ -= in_flight_.front().event->size();
     in_flight_.pop_front();
-    ok ? ++published_ : ++failed_;
+    if (outcome == Outcome::failed) {
+        ++failed_;
+        return;
+    }
+    ++published_;
+    if (outcome == Outcome::duplicate) ++duplicates_;
 }
 
-std::size_t PublishQueue::on_connection_lost() {
+std::size_t PublishQueue::requeue_unanswered() {
     while (!in_flight_.empty()) {
         waiting_.push_front(std::move(in_flight_.back()));
         in_flight_.pop_back();

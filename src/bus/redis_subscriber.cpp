@@ -1,5 +1,8 @@
 #include "flowgate/bus/redis_subscriber.hpp"
 
+#include <set>
+#include <vector>
+
 #include "flowgate/bus/redis_connection.hpp"
 #include "topic_ref_counts.hpp"
 
@@ -12,7 +15,7 @@ public:
         // The connection never calls back after its destruction (it is the last member);
         // on_push() keeps this object alive while the user's handler runs.
         connection_.set_ready_handler([this] { on_ready(); });
-        connection_.set_lost_handler([this] { active_ = 0; });
+        connection_.set_lost_handler([this] { on_lost(); });
         connection_.set_push_handler([this](const RedisReply& reply) { on_push(reply); });
     }
 
@@ -39,9 +42,11 @@ public:
     }
 
     std::size_t count(const std::string& topic) const { return topics_.count(topic); }
+    bool subscribed(const std::string& topic) const { return confirmed_.contains(topic); }
     Stats stats() const { return Stats{received_, topics_.size(), active_}; }
 
     Handler handler_;
+    TopicStateHandler topic_state_handler_;
     RedisConnection& connection() { return connection_; }
 
 private:
@@ -52,12 +57,38 @@ private:
         }
     }
 
+    void on_lost() {
+        active_ = 0;
+        // Iterates over a copy, the state already that of a lost connection: the handler
+        // may change the subscriptions.
+        const std::vector<std::string> lost{confirmed_.begin(), confirmed_.end()};
+        confirmed_.clear();
+        const auto self = shared_from_this(); // for closed_, should a handler destroy us
+        for (const auto& topic : lost) notify_topic_state(topic, false);
+    }
+
+    // The handler may subscribe, unsubscribe, replace itself or destroy the subscriber: it
+    // runs from a copy, with this object kept alive.
+    void notify_topic_state(const std::string& topic, bool subscribed) {
+        if (closed_ || !topic_state_handler_) return;
+        const auto self = shared_from_this();
+        const auto handler = topic_state_handler_;
+        handler(topic, subscribed);
+    }
+
     void on_push(const RedisReply& reply) {
         if (closed_ || reply.type() != RedisReply::Type::array || reply.size() < 3) return;
         const auto kind = reply.at(0).str();
         if (kind == "subscribe" || kind == "unsubscribe") {
             // Redis counts this connection's channels in every confirmation.
             active_ = static_cast<std::size_t>(reply.at(2).integer());
+            const std::string topic{reply.at(1).str()};
+            if (kind == "unsubscribe") {
+                confirmed_.erase(topic);
+                return;
+            }
+            confirmed_.insert(topic);
+            notify_topic_state(topic, true);
             return;
         }
         if (kind != "message") return;
@@ -78,6 +109,8 @@ private:
     TopicRefCounts topics_;
     std::uint64_t received_ = 0;
     std::size_t active_ = 0;
+    // Topics whose SUBSCRIBE Redis confirmed on the current connection.
+    std::set<std::string, std::less<>> confirmed_;
     bool closed_ = false;
     RedisConnection connection_;
 };
@@ -92,6 +125,10 @@ RedisSubscriber::~RedisSubscriber() {
 void RedisSubscriber::start() { impl_->connection().start(); }
 void RedisSubscriber::stop() { impl_->connection().stop(); }
 void RedisSubscriber::set_handler(Handler handler) { impl_->handler_ = std::move(handler); }
+void RedisSubscriber::set_topic_state_handler(TopicStateHandler handler) {
+    impl_->topic_state_handler_ = std::move(handler);
+}
+bool RedisSubscriber::subscribed(const std::string& topic) const { return impl_->subscribed(topic); }
 void RedisSubscriber::subscribe(const std::string& topic) { impl_->subscribe(topic); }
 void RedisSubscriber::unsubscribe(const std::string& topic) { impl_->unsubscribe(topic); }
 std::size_t RedisSubscriber::count(const std::string& topic) const { return impl_->count(topic); }

@@ -251,12 +251,15 @@ const std::vector<Key>& keys() {
         database("batch_interval", &DatabaseConfig::batch_interval, duration(1ms, 1min)),
         redis("url", &RedisConfig::url, url({"redis://"}, true)),
         redis("connect_timeout", &RedisConfig::connect_timeout, duration(1ms, 5min)),
+        redis("replay_max_messages", &RedisConfig::replay_max_messages, integer(1, 1'000'000)),
+        redis("replay_ttl", &RedisConfig::replay_ttl, duration(1s, 7 * 24h)),
         thingspeak("base_url", &ThingSpeakConfig::base_url, url({"http://", "https://"}, true)),
         thingspeak("request_timeout", &ThingSpeakConfig::request_timeout, duration(1ms, 5min)),
         thingspeak("max_body_bytes", &ThingSpeakConfig::max_body_bytes, integer(kib, kib * kib * kib)),
         http("listen", &HttpConfig::listen, host_port()),
         http("max_ws_message_bytes", &HttpConfig::max_ws_message_bytes, integer(128, 16 * kib * kib)),
-        http("ws_send_queue", &HttpConfig::ws_send_queue, integer(1, 100'000)),
+        http("ws_send_queue_bytes", &HttpConfig::ws_send_queue_bytes, integer(4 * kib, kib * kib * kib)),
+        http("ws_write_timeout", &HttpConfig::ws_write_timeout, duration(100ms, 5min)),
     };
     return table;
 }

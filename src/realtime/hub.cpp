@@ -8,14 +8,26 @@
 namespace flowgate::realtime {
 namespace {
 
-// A sink that joined or left from inside push() would change the set deliver() iterates.
+// A sink that joined or left from inside push() would change the set being iterated.
 void check_not_delivering(bool delivering, const char* what) {
-    if (delivering) throw std::logic_error{std::string{"Hub::"} + what + " called from TopicSink::push"};
+    if (delivering) throw std::logic_error{std::string{"Hub::"} + what + " called from a TopicSink callback"};
 }
 
 } // namespace
 
 Hub::Hub(TopicFeed& feed) : feed_{feed} {}
+
+template <typename Call>
+void Hub::for_each_sink(Topic& topic, Call call) {
+    delivering_ = true;
+    try {
+        for (TopicSink* sink : topic.sinks) call(*sink);
+    } catch (...) {
+        delivering_ = false;
+        throw;
+    }
+    delivering_ = false;
+}
 
 void Hub::join(const std::string& topic, TopicSink& sink) {
     check_not_delivering(delivering_, "join");
@@ -23,38 +35,43 @@ void Hub::join(const std::string& topic, TopicSink& sink) {
     if (it == topics_.end()) {
         // Subscribe before inserting, so that a throwing feed leaves the hub as it was.
         feed_.subscribe(topic);
-        it = topics_.emplace(topic, std::unordered_set<TopicSink*>{}).first;
+        it = topics_.emplace(topic, Topic{}).first;
     }
-    it->second.insert(&sink);
+    it->second.sinks.insert(&sink);
 }
 
 void Hub::leave(const std::string& topic, TopicSink& sink) {
     check_not_delivering(delivering_, "leave");
     const auto it = topics_.find(topic);
-    if (it == topics_.end() || it->second.erase(&sink) == 0) return;
-    if (it->second.empty()) {
+    if (it == topics_.end() || it->second.sinks.erase(&sink) == 0) return;
+    if (it->second.sinks.empty()) {
         topics_.erase(it);
         feed_.unsubscribe(topic);
     }
 }
 
-std::size_t Hub::deliver(const std::string& topic, const std::shared_ptr<const std::string>& message) {
+std::size_t Hub::deliver(const std::string& topic, const OutboundPtr& message) {
     const auto it = topics_.find(topic);
     if (it == topics_.end()) return 0;
-    delivering_ = true;
-    try {
-        for (TopicSink* sink : it->second) sink->push(message);
-    } catch (...) {
-        delivering_ = false;
-        throw;
-    }
-    delivering_ = false;
-    return it->second.size();
+    for_each_sink(it->second, [&](TopicSink& sink) { sink.push(message); });
+    return it->second.sinks.size();
+}
+
+void Hub::set_topic_state(const std::string& topic, bool subscribed) {
+    const auto it = topics_.find(topic);
+    if (it == topics_.end() || it->second.subscribed == subscribed) return;
+    it->second.subscribed = subscribed;
+    for_each_sink(it->second, [&](TopicSink& sink) { sink.on_topic_state(subscribed); });
+}
+
+bool Hub::subscribed(const std::string& topic) const {
+    const auto it = topics_.find(topic);
+    return it != topics_.end() && it->second.subscribed;
 }
 
 std::size_t Hub::sink_count(const std::string& topic) const {
     const auto it = topics_.find(topic);
-    return it == topics_.end() ? 0 : it->second.size();
+    return it == topics_.end() ? 0 : it->second.sinks.size();
 }
 
 } // namespace flowgate::realtime

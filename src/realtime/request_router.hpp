@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -7,6 +8,7 @@
 
 #include "flowgate/realtime/topic.hpp"
 #include "flowgate/realtime/ws_server.hpp"
+#include "stream_cursor.hpp"
 
 namespace flowgate::realtime {
 
@@ -21,11 +23,13 @@ struct Route {
     std::vector<std::pair<std::string, std::string>> headers;  ///< besides Content-Type
     std::string body;                                          ///< JSON
     std::string topic;
+    /// `?since=<seq>&epoch=<e>`: where the client's last session stopped.
+    std::optional<StreamCursor::Resume> resume;
 };
 
 /// Decides, without I/O, how a request is answered: /healthz, the two stream paths (checked
-/// for shape and for existence before any upgrade), 404 for the rest. The query string is
-/// ignored (`?since=` replay comes later).
+/// for shape and for existence before any upgrade, with their `since` and `epoch`), 404 for
+/// the rest. Other query parameters are ignored.
 class RequestRouter {
 public:
     explicit RequestRouter(TopicExists topic_exists);
@@ -36,7 +40,8 @@ public:
     Route route(std::string_view method, std::string_view target, bool websocket_upgrade) const;
 
 private:
-    Route route_stream(std::string_view method, std::string_view path, bool websocket_upgrade) const;
+    Route route_stream(std::string_view method, std::string_view path, std::string_view query,
+                       bool websocket_upgrade) const;
 
     TopicExists topic_exists_;
     WsServer::HealthBody health_body_;

@@ -48,7 +48,10 @@ struct ServerState {
     std::atomic<std::uint64_t> sessions_open{0};
     std::atomic<std::uint64_t> sessions_total{0};
     std::atomic<std::uint64_t> messages_sent{0};
-    std::atomic<std::uint64_t> overflow_closes{0};
+    std::atomic<std::uint64_t> slow_consumer_closes{0};
+    std::atomic<std::uint64_t> write_timeouts{0};
+    std::atomic<std::uint64_t> recovered{0};
+    std::atomic<std::uint64_t> not_recovered{0};
 };
 
 } // namespace flowgate::realtime

@@ -42,7 +42,8 @@ asio::awaitable<void> accept_connections(std::shared_ptr<ServerState> state) {
 WsServerOptions WsServerOptions::from(const config::HttpConfig& http) {
     WsServerOptions options;
     options.max_message_bytes = http.max_ws_message_bytes;
-    options.send_queue = http.ws_send_queue;
+    options.send_queue_bytes = http.ws_send_queue_bytes;
+    options.write_timeout = http.ws_write_timeout;
     return options;
 }
 
@@ -89,7 +90,10 @@ WsServerStats WsServer::stats() const {
     stats.sessions_open = state_->sessions_open.load(std::memory_order_relaxed);
     stats.sessions_total = state_->sessions_total.load(std::memory_order_relaxed);
     stats.messages_sent = state_->messages_sent.load(std::memory_order_relaxed);
-    stats.overflow_closes = state_->overflow_closes.load(std::memory_order_relaxed);
+    stats.slow_consumer_closes = state_->slow_consumer_closes.load(std::memory_order_relaxed);
+    stats.write_timeouts = state_->write_timeouts.load(std::memory_order_relaxed);
+    stats.recovered = state_->recovered.load(std::memory_order_relaxed);
+    stats.not_recovered = state_->not_recovered.load(std::memory_order_relaxed);
     return stats;
 }
 

@@ -8,18 +8,20 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "flowgate/core/json_text.hpp"
 #include "flowgate/realtime/hub.hpp"
 #include "server_state.hpp"
+#include "ws_handshake.hpp"
 
 namespace flowgate::realtime {
 namespace {
@@ -27,13 +29,21 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view server_name = "flowgate";
 
-const std::shared_ptr<const std::string>& pong_message() {
-    static const auto pong = std::make_shared<const std::string>("pong");
+// One gather write takes at most this much, so that a close frame queued behind it waits for
+// little; Linux takes up to 1024 buffers per writev.
+constexpr std::size_t max_write_buffers = 1024;
+constexpr std::size_t max_write_bytes = 256 * 1024;
+
+constexpr std::uint16_t close_going_away = 1001;
+constexpr std::uint16_t close_slow_consumer = 4008;
+
+const OutboundPtr& pong_message() {
+    static const auto pong = OutboundMessage::unsequenced("pong");
     return pong;
 }
 
@@ -49,21 +59,14 @@ bool is_disconnect(const beast::error_code& ec) {
            ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
 }
 
-} // namespace
-
-struct WsSession::Stream {
-    explicit Stream(tcp::socket socket) : http{std::move(socket)} {}
-
-    /// The live TCP layer: `http` until the upgrade moves it into `ws`.
-    beast::tcp_stream& transport() { return ws ? ws->next_layer() : http; }
-
-    beast::tcp_stream http;
-    std::optional<websocket::stream<beast::tcp_stream>> ws;
-    beast::flat_buffer buffer;
-    std::optional<http::request<http::empty_body>> upgrade_request;
-};
-
-namespace {
+Route error_route(unsigned status, std::string_view error) {
+    Route route;
+    route.status = status;
+    route.body = "{\"error\":";
+    append_json_string(route.body, error);
+    route.body += '}';
+    return route;
+}
 
 asio::awaitable<beast::error_code> write_response(beast::tcp_stream& stream, const Route& route, unsigned version,
                                                   bool keep_alive, bool head) {
@@ -86,13 +89,8 @@ asio::awaitable<beast::error_code> write_response(beast::tcp_stream& stream, con
 /// still sending for a moment, so that it reads the answer instead of a connection reset.
 asio::awaitable<void> reject_and_close(beast::tcp_stream& stream, beast::flat_buffer& buffer, unsigned status,
                                        std::string_view error) {
-    Route route;
-    route.status = status;
-    route.body = "{\"error\":";
-    append_json_string(route.body, error);
-    route.body += '}';
     stream.expires_after(std::chrono::seconds{5});
-    if (co_await write_response(stream, route, 11, false, false)) co_return;
+    if (co_await write_response(stream, error_route(status, error), 11, false, false)) co_return;
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.expires_after(std::chrono::seconds{2});
@@ -105,22 +103,34 @@ asio::awaitable<void> reject_and_close(beast::tcp_stream& stream, beast::flat_bu
 
 } // namespace
 
+struct WsSession::Http {
+    explicit Http(tcp::socket socket) : stream{std::move(socket)} {}
+
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+};
+
 WsSession::WsSession(tcp::socket socket, std::shared_ptr<ServerState> state)
-    : stream_{std::make_unique<Stream>(std::move(socket))},
+    : socket_{socket.get_executor()},
       state_{std::move(state)},
-      remote_{describe(stream_->http.socket())},
-      close_deadline_{stream_->http.get_executor()} {}
+      remote_{describe(socket)},
+      parser_{state_->options.max_message_bytes},
+      close_deadline_{socket.get_executor()},
+      keepalive_timer_{socket.get_executor()},
+      write_timer_{socket.get_executor()} {
+    http_ = std::make_unique<Http>(std::move(socket));
+}
 
 WsSession::~WsSession() = default;
 
 void WsSession::start(const std::shared_ptr<WsSession>& session) {
     session->state_->sessions.insert(session.get());
-    asio::co_spawn(session->stream_->http.get_executor(), serve(session), asio::detached);
+    asio::co_spawn(session->socket_.get_executor(), serve(session), asio::detached);
 }
 
 asio::awaitable<void> WsSession::serve(std::shared_ptr<WsSession> self) {
     try {
-        if (co_await self->serve_http()) co_await self->run_websocket();
+        if (co_await self->serve_http()) co_await self->read_frames();
     } catch (const std::exception& e) {
         // Only a bug or memory exhaustion gets here; the session must still leave the Hub.
         self->state_->log.error("WebSocket session failed", {{"remote", self->remote_}, {"error", e.what()}});
@@ -129,8 +139,8 @@ asio::awaitable<void> WsSession::serve(std::shared_ptr<WsSession> self) {
 }
 
 asio::awaitable<bool> WsSession::serve_http() {
-    auto& stream = stream_->http;
-    auto& buffer = stream_->buffer;
+    auto& stream = http_->stream;
+    auto& buffer = http_->buffer;
     const auto& options = state_->options;
     while (!state_->stopping) {
         http::request_parser<http::empty_body> parser;
@@ -150,24 +160,51 @@ asio::awaitable<bool> WsSession::serve_http() {
             co_return false;
         }
 
-        auto request = parser.release();
-        const bool upgrade = websocket::is_upgrade(request);
+        const auto& request = parser.get();
+        const bool upgrade = request.method() == http::verb::get &&
+                             http::token_list{request[http::field::connection]}.exists("upgrade") &&
+                             beast::iequals(request[http::field::upgrade], "websocket");
         auto route = state_->router.route(request.method_string(), request.target(), upgrade);
+        std::optional<std::string> accept;
+        if (route.action == Route::Action::upgrade) {
+            accept = websocket_accept_key(request[http::field::sec_websocket_key]);
+            if (request[http::field::sec_websocket_version] != "13") {
+                route = error_route(426, "unsupported WebSocket version: this server speaks version 13");
+                route.headers.emplace_back("Sec-WebSocket-Version", "13");
+            } else if (!accept) {
+                route = error_route(400, "missing or malformed Sec-WebSocket-Key");
+            }
+        }
         if (route.action == Route::Action::upgrade) {
             try {
                 // Join before the 101 goes out: once the client sees it, nothing published to
-                // the topic passes it by. Messages wait in the queue until the handshake is done.
+                // the topic passes it by. Messages wait in the queue until the 101 is written.
                 state_->hub.join(route.topic, *this);
                 topic_ = std::move(route.topic);
                 joined_ = true;
-                stream_->upgrade_request = std::move(request);
-                co_return true;
             } catch (const std::exception& e) {
                 state_->log.error("cannot subscribe a WebSocket topic", {{"topic", route.topic}, {"error", e.what()}});
-                route = Route{};
-                route.status = 503;
-                route.body = R"({"error":"stream temporarily unavailable"})";
+                route = error_route(503, "stream temporarily unavailable");
             }
+        }
+        if (joined_) {
+            cursor_ = StreamCursor{std::move(route.resume)};
+            if (state_->hub.subscribed(topic_)) cursor_.on_topic_state(true);
+            http::response<http::empty_body> res{http::status::switching_protocols, request.version()};
+            res.set(http::field::server, server_name);
+            res.set(http::field::upgrade, "websocket");
+            res.set(http::field::connection, "Upgrade");
+            res.set(http::field::sec_websocket_accept, *accept);
+            stream.expires_after(options.handshake_timeout);
+            auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+            if (ec) co_return false;
+            // Bytes the client sent right after its request are its first frames.
+            const auto rest = buffer.cdata();
+            parser_.append({static_cast<const char*>(rest.data()), rest.size()});
+            stream.expires_never();
+            socket_ = stream.release_socket();
+            http_.reset();
+            co_return true;
         }
         const bool keep_alive = request.keep_alive() && !upgrade && route.status < 500 && !state_->stopping;
         stream.expires_after(options.handshake_timeout);
@@ -181,125 +218,271 @@ asio::awaitable<bool> WsSession::serve_http() {
     co_return false;
 }
 
-asio::awaitable<void> WsSession::run_websocket() {
-    const auto& options = state_->options;
-    auto& ws = stream_->ws.emplace(std::move(stream_->http));
-    // From here the websocket stream's own timeouts apply, not the tcp_stream's deadline.
-    ws.next_layer().expires_never();
-    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    timeouts.handshake_timeout = options.handshake_timeout;
-    timeouts.idle_timeout = options.idle_timeout;
-    timeouts.keep_alive_pings = true;
-    ws.set_option(timeouts);
-    ws.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, server_name); }));
-    ws.read_message_max(options.max_message_bytes);
-    // Whole messages in one frame: nothing to gain from splitting already-built payloads.
-    ws.auto_fragment(false);
-    ws.text(true);
-
-    auto [accept_ec] = co_await ws.async_accept(*stream_->upgrade_request, use_tuple);
-    stream_->upgrade_request.reset();
-    if (accept_ec) {
-        state_->log.debug("WebSocket handshake failed", {{"remote", remote_}, {"error", accept_ec.message()}});
-        co_return;
-    }
+asio::awaitable<void> WsSession::read_frames() {
     upgraded_ = true;
+    last_read_ = Clock::now();
     state_->sessions_open.fetch_add(1, std::memory_order_relaxed);
     state_->sessions_total.fetch_add(1, std::memory_order_relaxed);
     state_->log.debug("WebSocket session opened", {{"remote", remote_}, {"topic", topic_}});
+    do_keepalive();
+    if (cursor_.wants_catch_up()) do_catch_up();
+    schedule_write();
 
-    if (closing_) {
-        // Overflowed or asked to stop during the handshake.
-        asio::co_spawn(ws.get_executor(), close_websocket(shared_from_this()), asio::detached);
-    } else {
-        start_writer();
-    }
-    co_await read_messages();
-}
-
-asio::awaitable<void> WsSession::read_messages() {
-    auto& ws = *stream_->ws;
-    auto& buffer = stream_->buffer;
-    buffer.consume(buffer.size());
+    std::array<char, 512> chunk{};
     for (;;) {
-        auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
+        for (auto event = parser_.next(); event.kind != FrameParser::Event::Kind::none; event = parser_.next()) {
+            on_frame(event);
+        }
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(chunk), use_tuple);
         if (ec) {
-            // Beast has already answered a close frame, or closed with 1009 a message over the limit.
-            const auto& reason = ws.reason();
-            state_->log.debug("WebSocket session ended",
-                              {{"remote", remote_}, {"topic", topic_}, {"error", ec.message()},
-                               {"close_code", static_cast<unsigned>(reason.code)}});
+            state_->log.debug("WebSocket session ended", {{"remote", remote_}, {"topic", topic_}, {"error", ec.message()}});
             co_return;
         }
-        const auto data = buffer.cdata();
-        const std::string_view text{static_cast<const char*>(data.data()), data.size()};
-        if (ws.got_text() && text == "ping") push(pong_message());
-        buffer.consume(buffer.size());
+        last_read_ = Clock::now();
+        ping_outstanding_ = false;
+        parser_.append({chunk.data(), n});
     }
 }
 
-void WsSession::push(const std::shared_ptr<const std::string>& message) {
+void WsSession::on_frame(const FrameParser::Event& event) {
+    using Kind = FrameParser::Event::Kind;
+    switch (event.kind) {
+    case Kind::text:
+        if (event.payload == "ping") enqueue(pong_message(), false);
+        break;
+    case Kind::binary:
+    case Kind::pong:
+    case Kind::none: break;
+    case Kind::ping: enqueue_control(OutboundMessage::control(Opcode::pong, event.payload)); break;
+    case Kind::close:
+        close_received_ = true;
+        if (close_sent_) {
+            drop_connection();
+        } else {
+            // Answered with the client's own code (begin_close does nothing if ours is queued).
+            begin_close(event.code, {});
+        }
+        break;
+    case Kind::error:
+        state_->log.debug("WebSocket protocol error from client",
+                          {{"remote", remote_}, {"topic", topic_}, {"error", event.error}});
+        // Nothing more can be read from this client, its close answer included: the
+        // connection ends as soon as our close frame is out (RFC 6455 7.1.7).
+        close_received_ = true;
+        begin_close(event.code, event.error);
+        break;
+    }
+}
+
+void WsSession::push(const OutboundPtr& message) {
     if (closing_ || finished_) return;
-    const auto waiting = queue_.size() - (writing_ ? 1 : 0);
-    if (waiting >= state_->options.send_queue) {
-        state_->overflow_closes.fetch_add(1, std::memory_order_relaxed);
-        state_->log.warn("closing a slow WebSocket client: send queue overflow",
-                         {{"remote", remote_}, {"topic", topic_}, {"send_queue", state_->options.send_queue}});
-        begin_close(static_cast<std::uint16_t>(websocket::close_code::try_again_later), "send queue overflow");
+    out_.clear();
+    const auto before = cursor_.not_recovered();
+    cursor_.on_live(message, out_);
+    state_->not_recovered.fetch_add(cursor_.not_recovered() - before, std::memory_order_relaxed);
+    send(out_, true);
+    if (upgraded_ && cursor_.wants_catch_up()) do_catch_up();
+}
+
+void WsSession::on_topic_state(bool subscribed) {
+    if (closing_ || finished_) return;
+    cursor_.on_topic_state(subscribed);
+    if (upgraded_ && cursor_.wants_catch_up()) do_catch_up();
+}
+
+void WsSession::do_catch_up() {
+    const auto after = cursor_.begin_catch_up();
+    state_->hub.feed().replay(topic_, after, [weak = weak_from_this()](ReplayResult result) {
+        if (const auto self = weak.lock(); self && !self->finished_) self->on_catch_up(std::move(result));
+    });
+}
+
+void WsSession::on_catch_up(ReplayResult result) {
+    if (closing_) return;
+    out_.clear();
+    const auto recovered = cursor_.recovered();
+    const auto not_recovered = cursor_.not_recovered();
+    cursor_.on_replay(std::move(result), out_);
+    state_->recovered.fetch_add(cursor_.recovered() - recovered, std::memory_order_relaxed);
+    state_->not_recovered.fetch_add(cursor_.not_recovered() - not_recovered, std::memory_order_relaxed);
+    // What a catch-up sends is bounded by the replay read, not by the live limit: a client
+    // that reconnects far behind gets its messages at its own pace.
+    send(out_, false);
+    if (cursor_.wants_catch_up()) do_catch_up();
+}
+
+void WsSession::send(std::vector<OutboundPtr>& messages, bool counted) {
+    for (const auto& message : messages) {
+        if (closing_) return;
+        enqueue(message, counted);
+    }
+    // Live messages held during a catch-up count against the same limit.
+    if (cursor_.held_bytes() > state_->options.send_queue_bytes) close_slow(cursor_.held_bytes());
+}
+
+void WsSession::close_slow(std::size_t bytes) {
+    state_->slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+    state_->log.warn("closing a slow WebSocket client: send queue full",
+                     {{"remote", remote_},
+                      {"topic", topic_},
+                      {"queued_bytes", static_cast<std::uint64_t>(bytes)},
+                      {"limit_bytes", static_cast<std::uint64_t>(state_->options.send_queue_bytes)}});
+    begin_close(close_slow_consumer, "slow consumer");
+}
+
+void WsSession::enqueue(const OutboundPtr& message, bool counted) {
+    const auto size = message->frame().size();
+    // One message always fits, however big, or it could never be sent.
+    if (counted && queued_bytes_ > 0 && queued_bytes_ + size > state_->options.send_queue_bytes) {
+        close_slow(queued_bytes_ + size);
         return;
     }
-    queue_.push_back(message);
-    if (upgraded_) start_writer();
+    if (counted) queued_bytes_ += size;
+    queue_.push_back({message, counted});
+    schedule_write();
 }
 
-void WsSession::start_writer() {
-    if (writing_ || queue_.empty()) return;
+void WsSession::enqueue_control(const OutboundPtr& frame) {
+    // Ahead of every data frame not yet started, never inside one.
+    const auto first_free = writing_ ? in_flight_ : (front_offset_ > 0 ? 1 : 0);
+    queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(std::min(first_free, queue_.size())), {frame, false});
+    schedule_write();
+}
+
+void WsSession::schedule_write() {
+    // Posted, so that everything pushed by the current handler (a whole Redis read's worth of
+    // messages) goes out in one write.
+    if (!upgraded_ || writing_ || write_posted_ || queue_.empty() || finished_) return;
+    write_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->write_posted_ = false;
+        self->do_write();
+    });
+}
+
+void WsSession::do_write() {
+    if (writing_ || queue_.empty() || finished_) return;
+    buffers_.clear();
+    std::size_t bytes = 0;
+    in_flight_ = 0;
+    for (const auto& item : queue_) {
+        if (buffers_.size() == max_write_buffers || (bytes >= max_write_bytes && !buffers_.empty())) break;
+        std::string_view frame = item.message->frame();
+        if (in_flight_ == 0) frame.remove_prefix(front_offset_);
+        buffers_.emplace_back(frame.data(), frame.size());
+        bytes += frame.size();
+        ++in_flight_;
+    }
     writing_ = true;
-    asio::co_spawn(stream_->ws->get_executor(), write_queue(shared_from_this()), asio::detached);
+    last_write_progress_ = Clock::now();
+    do_watch_write();
+    socket_.async_write_some(buffers_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        self->on_write(ec, n);
+    });
 }
 
-asio::awaitable<void> WsSession::write_queue(std::shared_ptr<WsSession> self) {
-    auto& ws = *self->stream_->ws;
-    auto& queue = self->queue_;
-    while (!queue.empty()) {
-        // queue.front() stays in the queue, and so alive, until its write completes.
-        auto [ec, n] = co_await ws.async_write(asio::buffer(*queue.front()), use_tuple);
-        if (ec) {
-            // The reader sees the same broken connection and finishes the session.
-            queue.clear();
+void WsSession::on_write(const boost::system::error_code& ec, std::size_t written) {
+    writing_ = false;
+    if (ec) {
+        // The reader sees the same broken connection and finishes the session.
+        drop_connection();
+        return;
+    }
+    last_write_progress_ = Clock::now();
+    std::uint64_t delivered = 0;
+    while (written > 0) {
+        const auto& item = queue_.front();
+        const auto left = item.message->frame().size() - front_offset_;
+        if (written < left) {
+            front_offset_ += written;
             break;
         }
-        queue.pop_front();
-        self->state_->messages_sent.fetch_add(1, std::memory_order_relaxed);
+        written -= left;
+        front_offset_ = 0;
+        if (item.counted) queued_bytes_ -= item.message->frame().size();
+        if (item.message->opcode() == Opcode::close) {
+            close_sent_ = true;
+        } else if (!item.message->is_control()) {
+            ++delivered;
+        }
+        queue_.pop_front();
     }
-    self->writing_ = false;
+    in_flight_ = 0;
+    state_->messages_sent.fetch_add(delivered, std::memory_order_relaxed);
+    if (close_sent_) {
+        // Our close is out: once the client has answered (or had said it first), we are done.
+        if (close_received_) {
+            boost::system::error_code ignored;
+            socket_.shutdown(tcp::socket::shutdown_send, ignored);
+            drop_connection();
+        }
+        return;
+    }
+    do_write();
 }
 
-void WsSession::begin_close(std::uint16_t code, std::string reason) {
+void WsSession::do_watch_write() {
+    if (write_watched_) return;
+    write_watched_ = true;
+    write_timer_.expires_at(last_write_progress_ + state_->options.write_timeout);
+    write_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+        const auto self = weak.lock();
+        if (!self) return;
+        self->write_watched_ = false;
+        if (ec || self->finished_ || !self->writing_) return;
+        if (Clock::now() - self->last_write_progress_ < self->state_->options.write_timeout) {
+            self->do_watch_write();
+            return;
+        }
+        self->state_->write_timeouts.fetch_add(1, std::memory_order_relaxed);
+        self->state_->log.warn("dropping a WebSocket client: a write made no progress",
+                               {{"remote", self->remote_},
+                                {"topic", self->topic_},
+                                {"write_timeout_ms", static_cast<std::int64_t>(self->state_->options.write_timeout.count())}});
+        self->drop_connection();
+    });
+}
+
+void WsSession::do_keepalive() {
+    const auto half = state_->options.idle_timeout / 2;
+    keepalive_timer_.expires_after(half);
+    keepalive_timer_.async_wait([weak = weak_from_this(), half](const boost::system::error_code& ec) {
+        const auto self = weak.lock();
+        if (ec || !self || self->finished_) return;
+        if (Clock::now() - self->last_read_ >= half) {
+            if (self->ping_outstanding_) {
+                self->state_->log.debug("WebSocket client idle: no answer to a ping",
+                                        {{"remote", self->remote_}, {"topic", self->topic_}});
+                self->drop_connection();
+                return;
+            }
+            self->ping_outstanding_ = true;
+            self->enqueue_control(OutboundMessage::control(Opcode::ping, {}));
+        }
+        self->do_keepalive();
+    });
+}
+
+void WsSession::begin_close(std::uint16_t code, std::string_view reason) {
     if (closing_ || finished_) return;
     closing_ = true;
-    close_code_ = code;
-    close_reason_ = std::move(reason);
-    // Drop what has not started; a message being written cannot be taken back.
-    const std::size_t keep = std::min<std::size_t>(writing_ ? 1 : 0, queue_.size());
+    // Drop what has not started; frames being written cannot be taken back.
+    const auto keep = std::min(writing_ ? in_flight_ : (front_offset_ > 0 ? 1 : 0), queue_.size());
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
+    queued_bytes_ = 0;
+    for (const auto& item : queue_) {
+        if (item.counted) queued_bytes_ += item.message->frame().size();
+    }
+    queue_.push_back({OutboundMessage::close(code, reason), false});
 
-    // A client that never reads also never takes the close frame, which waits behind the
-    // message being written: give it close_timeout, then drop the connection.
+    // A client that never reads never takes the close frame either: give it close_timeout,
+    // then drop the connection.
     close_deadline_.expires_after(state_->options.close_timeout);
-    close_deadline_.async_wait([weak = weak_from_this()](const beast::error_code& ec) {
+    close_deadline_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
         if (ec) return;
-        if (auto self = weak.lock()) self->drop_connection();
+        if (const auto self = weak.lock()) self->drop_connection();
     });
-    if (upgraded_) asio::co_spawn(stream_->ws->get_executor(), close_websocket(shared_from_this()), asio::detached);
-}
-
-asio::awaitable<void> WsSession::close_websocket(std::shared_ptr<WsSession> self) {
-    if (self->finished_) co_return;
-    const websocket::close_reason reason{static_cast<websocket::close_code>(self->close_code_), self->close_reason_};
-    // The reader gets the client's answer (or the error) and finishes the session.
-    co_await self->stream_->ws->async_close(reason, use_tuple);
+    schedule_write();
 }
 
 void WsSession::shutdown() {
@@ -309,12 +492,16 @@ void WsSession::shutdown() {
         drop_connection();
         return;
     }
-    begin_close(static_cast<std::uint16_t>(websocket::close_code::going_away), "server shutting down");
+    begin_close(close_going_away, "server shutting down");
 }
 
 void WsSession::drop_connection() {
-    beast::error_code ignored;
-    stream_->transport().socket().close(ignored);
+    boost::system::error_code ignored;
+    if (http_) {
+        http_->stream.socket().close(ignored);
+    } else {
+        socket_.close(ignored);
+    }
 }
 
 void WsSession::finish() {
@@ -326,6 +513,8 @@ void WsSession::finish() {
     if (upgraded_) state_->sessions_open.fetch_sub(1, std::memory_order_relaxed);
     state_->remove(this);
     close_deadline_.cancel();
+    keepalive_timer_.cancel();
+    write_timer_.cancel();
     // Ends a write still waiting on a client that stopped reading. The queue is left alone:
     // that write reads its front until it completes.
     drop_connection();

@@ -88,6 +88,7 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         if (e.stage == ErrorStage::schema && !reported_schema_problems_.insert(e.message).second) continue;
         out.errors.push_back(std::move(e));
     }
+    for (auto& e : normalized.entries) e.channel_epoch = cursor.channel_epoch;
     std::sort(normalized.entries.begin(), normalized.entries.end(),
               [](const TelemetryEntry& a, const TelemetryEntry& b) { return a.entry_id < b.entry_id; });
     out.entries = std::move(normalized.entries);

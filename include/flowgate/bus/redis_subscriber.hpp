@@ -19,8 +19,8 @@ namespace flowgate::bus {
 /// Topics are reference-counted: the first subscribe() of a topic sends SUBSCRIBE, the last
 /// unsubscribe() sends UNSUBSCRIBE, so many local sessions share one Redis subscription.
 /// After a reconnect every topic with a nonzero count is subscribed again. Messages
-/// published while the connection was down are not recovered here (that is the replay
-/// buffer's job).
+/// published while the connection was down are not recovered here: the topic state handler
+/// tells its owner when to catch up from the replay stream (RedisReplayReader).
 ///
 /// Loop thread only, like RedisConnection. The handler may call subscribe(), unsubscribe()
 /// or destroy the subscriber.
@@ -47,6 +47,17 @@ public:
     void stop();
 
     void set_handler(Handler handler);
+    /// Called with (topic, true) when Redis confirms a topic's SUBSCRIBE (first subscribe()
+    /// and again after every reconnect), and with (topic, false) for every subscribed topic
+    /// when the connection is lost. From the `true` call on, every message published to the
+    /// topic reaches the handler, so a reader of the replay stream started then misses
+    /// nothing. An UNSUBSCRIBE confirmation makes subscribed() false without a call. The
+    /// handler may call subscribe() and unsubscribe(), or destroy the subscriber; it is not
+    /// called from the destructor.
+    using TopicStateHandler = std::function<void(const std::string& topic, bool subscribed)>;
+    void set_topic_state_handler(TopicStateHandler handler);
+    /// Whether Redis has confirmed `topic`'s subscription on the current connection.
+    bool subscribed(const std::string& topic) const;
     void subscribe(const std::string& topic);
     /// Unsubscribing a topic more often than it was subscribed is a bug in the caller: it
     /// is logged and ignored.

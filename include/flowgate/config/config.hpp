@@ -50,6 +50,12 @@ struct RedisConfig {
     std::string url = "redis://127.0.0.1:56379";
     /// Deadline for connecting (and reconnecting) to Redis. 1ms..5m, default 2s.
     std::chrono::milliseconds connect_timeout{2'000};
+    /// Messages kept in each topic's replay stream, for clients that reconnect with
+    /// `?since=`. 1..1000000, default 10000.
+    std::size_t replay_max_messages = 10'000;
+    /// How long a topic's replay stream outlives its last message (and how long re-publishing
+    /// an entry stays a no-op). 1s..7d, default 1h.
+    std::chrono::milliseconds replay_ttl{3'600'000};
 
     friend bool operator==(const RedisConfig&, const RedisConfig&) = default;
 };
@@ -86,9 +92,12 @@ struct HttpConfig {
     HostPort listen{"127.0.0.1", 8080};
     /// Largest WebSocket message accepted from a client. 128..16777216, default 65536 (64 KiB).
     std::size_t max_ws_message_bytes = 64 * 1024;
-    /// Messages queued for one slow WebSocket client before it is disconnected.
-    /// 1..100000, default 256.
-    std::size_t ws_send_queue = 256;
+    /// Bytes of live messages queued for one WebSocket client; a client that falls further
+    /// behind is closed with 4008 "slow consumer". 4096..1073741824, default 1048576 (1 MiB).
+    std::size_t ws_send_queue_bytes = std::size_t{1} << 20;
+    /// A write to a WebSocket client that makes no progress for this long ends the session.
+    /// 100ms..5m, default 10s.
+    std::chrono::milliseconds ws_write_timeout{10'000};
 
     friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
 };

@@ -37,6 +37,9 @@ struct TelemetryEntry {
     CommunityId community_id = 0;
     std::string source = "thingspeak";
     std::int64_t entry_id = 0;
+    /// How often the channel's entry ids restarted (it was cleared): with entry_id, names
+    /// the entry for good.
+    std::int32_t channel_epoch = 0;
     OffsetTime created_at;  ///< as the source wrote it; never invented
     std::vector<Reading> readings;
 

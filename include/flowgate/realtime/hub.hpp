@@ -1,10 +1,11 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "flowgate/realtime/outbound_message.hpp"
 
 namespace flowgate::realtime {
 
@@ -13,7 +14,7 @@ class TopicSink;
 
 /// Fans a topic's messages out to the local sessions that follow it, and keeps exactly one
 /// feed subscription per topic while at least one session follows it. No sockets, no
-/// timers: WsSession joins and leaves, the Redis subscriber's handler calls deliver().
+/// timers: WsSession joins and leaves, the feed calls deliver() and set_topic_state().
 /// Single-threaded: every call on the loop's thread.
 class Hub {
 public:
@@ -32,7 +33,16 @@ public:
 
     /// Hands `message` to every sink of `topic` — the same object to each, never a copy —
     /// and returns how many sinks got it. A topic without sinks drops the message.
-    std::size_t deliver(const std::string& topic, const std::shared_ptr<const std::string>& message);
+    std::size_t deliver(const std::string& topic, const OutboundPtr& message);
+
+    /// The feed confirmed (true) or lost (false) `topic`'s subscription: every sink of the
+    /// topic is told. A topic without sinks is ignored.
+    void set_topic_state(const std::string& topic, bool subscribed);
+    /// Whether `topic`'s subscription is confirmed now.
+    bool subscribed(const std::string& topic) const;
+
+    /// The feed, for sessions that read a topic's replay stream.
+    TopicFeed& feed() { return feed_; }
 
     /// Sinks following `topic` (0 for an unknown topic).
     std::size_t sink_count(const std::string& topic) const;
@@ -40,8 +50,16 @@ public:
     std::size_t topic_count() const { return topics_.size(); }
 
 private:
+    struct Topic {
+        std::unordered_set<TopicSink*> sinks;
+        bool subscribed = false;
+    };
+
+    template <typename Call>
+    void for_each_sink(Topic& topic, Call call);
+
     TopicFeed& feed_;
-    std::unordered_map<std::string, std::unordered_set<TopicSink*>> topics_;
+    std::unordered_map<std::string, Topic> topics_;
     bool delivering_ = false;
 };
 

@@ -28,9 +28,14 @@ struct WsServerOptions {
     /// Largest message a client may send; a bigger one closes the session with 1009.
     /// Default 65536 (config `http.max_ws_message_bytes`).
     std::size_t max_message_bytes = 64 * 1024;
-    /// Messages waiting for one client; one more closes the session with 1013
-    /// "send queue overflow". Default 256 (config `http.ws_send_queue`).
-    std::size_t send_queue = 256;
+    /// Frame bytes of live messages waiting for one client; a message that would pass it
+    /// closes the session with 4008 "slow consumer" (one message always fits). Replayed
+    /// messages do not count: they are sent at the client's pace. Default 1 MiB (config
+    /// `http.ws_send_queue_bytes`).
+    std::size_t send_queue_bytes = std::size_t{1} << 20;
+    /// A write to a client that makes no progress for this long ends the session. Default
+    /// 10 s (config `http.ws_write_timeout`).
+    std::chrono::milliseconds write_timeout{10'000};
     /// Deadline for reading one HTTP request (headers) and for the WebSocket handshake.
     /// Default 30 s.
     std::chrono::milliseconds handshake_timeout{30'000};
@@ -43,7 +48,8 @@ struct WsServerOptions {
     /// and get the answer before its socket is dropped. Default 5 s.
     std::chrono::milliseconds close_timeout{5'000};
 
-    /// The options of `[http]`: max_ws_message_bytes and ws_send_queue; the rest default.
+    /// The options of `[http]`: max_ws_message_bytes, ws_send_queue_bytes and
+    /// ws_write_timeout; the rest default.
     static WsServerOptions from(const config::HttpConfig& http);
 };
 
@@ -51,16 +57,20 @@ struct WsServerOptions {
 struct WsServerStats {
     std::uint64_t sessions_open = 0;    ///< WebSocket sessions open now
     std::uint64_t sessions_total = 0;   ///< upgrades accepted since start
-    std::uint64_t messages_sent = 0;    ///< messages written to clients
-    std::uint64_t overflow_closes = 0;  ///< sessions closed because their send queue was full
+    std::uint64_t messages_sent = 0;         ///< messages written to clients (deliveries)
+    std::uint64_t slow_consumer_closes = 0;  ///< sessions closed with 4008: send queue full
+    std::uint64_t write_timeouts = 0;        ///< sessions dropped: a write made no progress
+    std::uint64_t recovered = 0;             ///< catch-ups that replayed exactly what was missed
+    std::uint64_t not_recovered = 0;         ///< RECOVERY {"recovered":false} events sent
 };
 
 /// flowgate's HTTP/WebSocket port: `GET /healthz`, and the streams
 /// `/ws/community/{id}/updates` (topic `community:{id}:updates`) and
-/// `/ws/node/{id}/telemetry` (topic `node:{id}:telemetry`). A malformed path or an unknown
-/// community or node is answered with HTTP 404 and a JSON `{"error": …}` before any
-/// upgrade; a plain GET of a stream 426. Each session has one writer and a bounded queue of
-/// shared messages, so a slow client never delays another. Runs on one io_context thread:
+/// `/ws/node/{id}/telemetry` (topic `node:{id}:telemetry`), with `?since=<seq>&epoch=<e>`
+/// to recover what a client missed. A malformed path or an unknown community or node is
+/// answered with HTTP 404 and a JSON `{"error": …}` before any upgrade; a bad `since` 400;
+/// a plain GET of a stream 426. Each session has one writer and a queue bounded in bytes of
+/// shared frames, so a slow client never delays another. Runs on one io_context thread:
 /// every member is called on that thread (or before it runs), except stats().
 class WsServer {
 public:

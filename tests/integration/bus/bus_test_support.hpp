@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -129,6 +131,53 @@ inline long long numsub(boost::asio::io_context& loop, RedisConnection& admin, c
     const auto reply = call(loop, admin, {"PUBSUB", "NUMSUB", channel});
     if (!reply || reply->elements.size() != 2) return -1;
     return reply->elements[1].integer;
+}
+
+/// Deletes every key this test left in Redis (the keys of its topics all name
+/// unique_name()'s prefix): a topic's state never expires.
+inline void delete_test_keys(boost::asio::io_context& loop, RedisConnection& admin) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    const auto pattern = "fg:*flowgate-test:" + std::to_string(::getpid()) + ":" + std::string{info->name()} + ":*";
+    std::string cursor = "0";
+    do {
+        const auto page = call(loop, admin, {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+        if (!page || page->elements.size() != 2) return;
+        cursor = page->elements[0].str;
+        for (const auto& key : page->elements[1].elements) call(loop, admin, {"DEL", key.str});
+    } while (cursor != "0");
+}
+
+/// What RedisPublisher makes of `event` as message `seq` of `epoch`.
+inline std::string sequenced(std::uint64_t seq, const std::string& epoch, const std::string& event) {
+    const auto head = R"({"seq":)" + std::to_string(seq) + R"(,"epoch":")" + epoch + '"';
+    return event == "{}" ? head + "}" : head + "," + event.substr(1);
+}
+
+/// The seq of a published message, 0 when it has none.
+inline std::uint64_t seq_of(std::string_view message) {
+    constexpr std::string_view prefix = R"({"seq":)";
+    std::uint64_t seq = 0;
+    if (message.starts_with(prefix)) std::from_chars(message.data() + prefix.size(), message.data() + message.size(), seq);
+    return seq;
+}
+
+/// The epoch of a published message, "" when it has none.
+inline std::string epoch_of(std::string_view message) {
+    constexpr std::string_view key = R"(,"epoch":")";
+    const auto at = message.find(key);
+    if (at == std::string_view::npos) return "";
+    const auto end = message.find('"', at + key.size());
+    return end == std::string_view::npos ? "" : std::string{message.substr(at + key.size(), end - at - key.size())};
+}
+
+/// The event a published message was made of, without its seq and epoch.
+inline std::string event_of(std::string_view message) {
+    constexpr std::string_view key = R"(,"epoch":")";
+    const auto at = message.find(key);
+    const auto end = at == std::string_view::npos ? at : message.find('"', at + key.size());
+    if (end == std::string_view::npos) return "(not a published message: " + std::string{message} + ")";
+    const auto rest = message.substr(end + 1); // "}" or ",members}"
+    return rest == "}" ? "{}" : "{" + std::string{rest.substr(1)};
 }
 
 /// Log lines that contain every one of `parts`.

@@ -40,6 +40,14 @@ protected:
         url_ = *url;
     }
 
+    // A topic's state never expires: leave none behind.
+    void TearDown() override {
+        if (url_.empty()) return;
+        RedisConnection admin{ioc_, fast_config(url_, "cleanup"), log_.logger};
+        admin.start();
+        if (run_until(ioc_, [&] { return admin.connected(); }, 5s)) test::delete_test_keys(ioc_, admin);
+    }
+
     RedisPublisherConfig publisher_config(std::string_view name) {
         RedisPublisherConfig config;
         config.connection = fast_config(url_, name);
@@ -60,6 +68,24 @@ protected:
         ASSERT_TRUE(run_until(ioc_, [&] { return sub.stats().active_subscriptions == topics; }, 5s)) << *log_.text;
     }
 
+    // Drops the connections named client_name(who) on the Redis side (CLIENT KILL).
+    void kill_clients(RedisConnection& admin, std::initializer_list<const char*> whos) {
+        const auto clients = test::call(ioc_, admin, {"CLIENT", "LIST"});
+        ASSERT_TRUE(clients);
+        std::vector<std::string> ids;
+        for (const auto* who : whos) {
+            const auto name = test::client_name(who);
+            const auto at = clients->str.find(" name=" + name + " ");
+            ASSERT_NE(at, std::string::npos) << name << " not in\n" << clients->str;
+            const auto line = clients->str.rfind('\n', at) + 1; // npos + 1 == 0 on the first line
+            ids.push_back(clients->str.substr(line + 3, clients->str.find(' ', line) - line - 3));
+        }
+        for (const auto& id : ids) {
+            const auto killed = test::call(ioc_, admin, {"CLIENT", "KILL", "ID", id});
+            ASSERT_TRUE(killed && killed->integer == 1) << "CLIENT KILL ID " << id;
+        }
+    }
+
     std::unique_ptr<RedisConnection> make_admin() {
         auto admin = std::make_unique<RedisConnection>(ioc_, fast_config(url_, "admin"), log_.logger);
         admin->start();
@@ -69,6 +95,16 @@ protected:
 
     static std::shared_ptr<const std::string> text(std::string s) {
         return std::make_shared<const std::string>(std::move(s));
+    }
+
+    // An event with one member, "m": the tests' unit of payload.
+    static std::shared_ptr<const std::string> event(const std::string& m) { return text(R"({"m":")" + m + R"("})"); }
+
+    // The "m" of a message published by event().
+    static std::string m_of(const Received& r) {
+        const auto e = test::event_of(*r.payload);
+        if (!e.starts_with(R"({"m":")") || !e.ends_with(R"("})")) return "(no m: " + *r.payload + ")";
+        return e.substr(6, e.size() - 8);
     }
 
     std::string url_;
@@ -89,33 +125,37 @@ TEST_F(RedisBusTest, PublishedPayloadsArriveIntact) {
     std::string mebibyte(1 << 20, '\0');
     std::mt19937 random{20260101};
     for (auto& c : mebibyte) c = static_cast<char>(random());
-    const std::vector<std::string> payloads{
-        "hello",
-        "\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87 \xf0\x9f\x92\xa7 \xc2\xbd",
-        all_bytes,
-        "",
-        mebibyte,
-        "after the big one",
+    // The script treats the event as bytes: nothing of it needs to be valid JSON but its braces.
+    const std::vector<std::string> events{
+        R"({"m":"hello"})",
+        "{\"m\":\"\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87 \xf0\x9f\x92\xa7 \xc2\xbd\"}",
+        "{\"b\":\"" + all_bytes + "\"}",
+        "{}",
+        "{\"r\":\"" + mebibyte + "\"}",
+        R"({"m":"after the big one"})",
     };
 
     RedisPublisher pub{ioc_, publisher_config("pub"), log_.logger};
     pub.start();
-    for (const auto& p : payloads) pub.publish(topic, text(p));
+    for (const auto& e : events) pub.publish(topic, "", text(e));
 
-    ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == payloads.size(); }, 10s))
-        << "received " << got.size() << " of " << payloads.size() << "\n" << *log_.text;
-    for (std::size_t i = 0; i < payloads.size(); ++i) {
+    ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == events.size(); }, 10s))
+        << "received " << got.size() << " of " << events.size() << "\n" << *log_.text;
+    ASSERT_TRUE(got[0].payload);
+    const auto epoch = test::epoch_of(*got[0].payload);
+    for (std::size_t i = 0; i < events.size(); ++i) {
         EXPECT_EQ(got[i].topic, topic);
         ASSERT_TRUE(got[i].payload);
-        EXPECT_EQ(got[i].payload->size(), payloads[i].size()) << "message " << i;
-        EXPECT_TRUE(*got[i].payload == payloads[i]) << "message " << i << " differs";
+        const auto expected = test::sequenced(i + 1, epoch, events[i]);
+        EXPECT_EQ(got[i].payload->size(), expected.size()) << "message " << i;
+        EXPECT_TRUE(*got[i].payload == expected) << "message " << i << " differs";
     }
-    ASSERT_TRUE(run_until(ioc_, [&] { return pub.stats().published == payloads.size(); }, 5s));
+    ASSERT_TRUE(run_until(ioc_, [&] { return pub.stats().published == events.size(); }, 5s));
     EXPECT_EQ(pub.stats().queued, 0u);
     EXPECT_EQ(pub.stats().in_flight, 0u);
     EXPECT_EQ(pub.stats().dropped, 0u);
     EXPECT_EQ(pub.stats().failed, 0u);
-    EXPECT_EQ(sub->stats().messages_received, payloads.size());
+    EXPECT_EQ(sub->stats().messages_received, events.size());
     EXPECT_EQ(sub->stats().topics, 1u);
 }
 
@@ -142,9 +182,9 @@ TEST_F(RedisBusTest, SubscriptionsAreReferenceCounted) {
 
     sub.unsubscribe(topic);
     EXPECT_EQ(sub.count(topic), 1u);
-    pub.publish(topic, text("still subscribed"));
+    pub.publish(topic, "", event("still subscribed"));
     ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == 1; }, 5s)) << *log_.text;
-    EXPECT_EQ(*got[0].payload, "still subscribed");
+    EXPECT_EQ(m_of(got[0]), "still subscribed");
     EXPECT_EQ(test::numsub(ioc_, *admin, topic), 1);
 
     sub.unsubscribe(topic);
@@ -154,11 +194,11 @@ TEST_F(RedisBusTest, SubscriptionsAreReferenceCounted) {
     EXPECT_EQ(test::numsub(ioc_, *admin, topic), 0) << "the last unsubscribe leaves Redis";
 
     // One publisher connection keeps order: had "gone" been delivered, it would arrive first.
-    pub.publish(topic, text("gone"));
-    pub.publish(marker, text("marker"));
+    pub.publish(topic, "", event("gone"));
+    pub.publish(marker, "", event("marker"));
     ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == 2; }, 5s)) << *log_.text;
     EXPECT_EQ(got[1].topic, marker);
-    EXPECT_EQ(*got[1].payload, "marker");
+    EXPECT_EQ(m_of(got[1]), "marker");
     EXPECT_EQ(sub.stats().messages_received, 2u);
 
     // An unbalanced unsubscribe is a caller bug: logged, and it changes nothing.
@@ -176,16 +216,16 @@ TEST_F(RedisBusTest, MessagesOnOtherTopicsDoNotLeak) {
 
     RedisPublisher pub{ioc_, publisher_config("pub"), log_.logger};
     pub.start();
-    pub.publish(test::unique_name("other"), text("not for you"));
-    pub.publish(topic + ":suffix", text("look-alike"));
-    pub.publish(topic.substr(0, topic.size() - 1), text("prefix"));
-    pub.publish(topic, text("yours"));
+    pub.publish(test::unique_name("other"), "", event("not for you"));
+    pub.publish(topic + ":suffix", "", event("look-alike"));
+    pub.publish(topic.substr(0, topic.size() - 1), "", event("prefix"));
+    pub.publish(topic, "", event("yours"));
 
     ASSERT_TRUE(run_until(ioc_, [&] { return !got.empty(); }, 5s)) << *log_.text;
     ASSERT_TRUE(run_until(ioc_, [&] { return pub.stats().published == 4; }, 5s));
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].topic, topic);
-    EXPECT_EQ(*got[0].payload, "yours");
+    EXPECT_EQ(m_of(got[0]), "yours");
 }
 
 TEST_F(RedisBusTest, FullQueueDropsTheOldestAndCountsIt) {
@@ -194,7 +234,7 @@ TEST_F(RedisBusTest, FullQueueDropsTheOldestAndCountsIt) {
     config.queue_capacity = 3;
     RedisPublisher pub{ioc_, config, log_.logger};
     // Not started: everything waits in the queue.
-    for (const auto* p : {"1", "2", "3", "4", "5"}) pub.publish(topic, text(p));
+    for (const auto* p : {"1", "2", "3", "4", "5"}) pub.publish(topic, "", event(p));
     EXPECT_EQ(pub.stats().queued, 3u);
     EXPECT_EQ(pub.stats().dropped, 2u);
     EXPECT_EQ(pub.stats().published, 0u);
@@ -208,9 +248,9 @@ TEST_F(RedisBusTest, FullQueueDropsTheOldestAndCountsIt) {
     start_and_wait(*sub, 1);
     pub.start();
     ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == 3; }, 5s)) << *log_.text;
-    EXPECT_EQ(*got[0].payload, "3");
-    EXPECT_EQ(*got[1].payload, "4");
-    EXPECT_EQ(*got[2].payload, "5");
+    EXPECT_EQ(m_of(got[0]), "3");
+    EXPECT_EQ(m_of(got[1]), "4");
+    EXPECT_EQ(m_of(got[2]), "5");
     ASSERT_TRUE(run_until(ioc_, [&] { return pub.stats().published == 3; }, 5s));
     EXPECT_EQ(pub.stats().queued, 0u);
     EXPECT_EQ(pub.stats().dropped, 2u);
@@ -259,7 +299,7 @@ TEST_F(RedisBusTest, PasswordNeverAppearsInLogs) {
     RedisPublisher user_pub{ioc_, user_config, log_.logger};
     pub.start();
     user_pub.start();
-    pub.publish(test::unique_name("t"), text("queued"));
+    pub.publish(test::unique_name("t"), "", event("queued"));
 
     // Three attempts each: the first failure warns, the retries log at debug.
     ASSERT_TRUE(run_until(ioc_, [&] { return count_lines(*log_.text, {"cannot connect", "\"attempt\":3"}) >= 2; }, 10s))
@@ -295,7 +335,7 @@ TEST_F(RedisBusTest, AclUserAuthenticatesAndSelectsTheDatabase) {
         config.connection = fast_config(base + "/3", "pub");
         RedisPublisher pub{ioc_, config, log_.logger};
         pub.start();
-        pub.publish(topic, text("authenticated"));
+        pub.publish(topic, "", event("authenticated"));
         EXPECT_TRUE(run_until(ioc_, [&] { return got.size() == 1; }, 5s)) << *log_.text;
         stats = pub.stats();
     }
@@ -314,24 +354,11 @@ TEST_F(RedisBusTest, ReconnectsAndResubscribesAfterTheConnectionIsKilled) {
     start_and_wait(*sub, 1);
     RedisPublisher pub{ioc_, publisher_config("pub"), log_.logger};
     pub.start();
-    pub.publish(topic, text("before"));
+    pub.publish(topic, "", event("before"));
     ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == 1; }, 5s)) << *log_.text;
 
     auto admin = make_admin();
-    const auto clients = test::call(ioc_, *admin, {"CLIENT", "LIST"});
-    ASSERT_TRUE(clients);
-    std::vector<std::string> ids;
-    for (const auto& name : {test::client_name("sub"), test::client_name("pub")}) {
-        const auto at = clients->str.find(" name=" + name + " ");
-        ASSERT_NE(at, std::string::npos) << name << " not in\n" << clients->str;
-        const auto line = clients->str.rfind('\n', at) + 1; // npos + 1 == 0 on the first line
-        const auto id = clients->str.substr(line + 3, clients->str.find(' ', line) - line - 3);
-        ids.push_back(id);
-    }
-    for (const auto& id : ids) {
-        const auto killed = test::call(ioc_, *admin, {"CLIENT", "KILL", "ID", id});
-        ASSERT_TRUE(killed && killed->integer == 1) << "CLIENT KILL ID " << id;
-    }
+    kill_clients(*admin, {"sub", "pub"});
 
     const auto lost = [&](const char* who) {
         return count_lines(*log_.text, {"lost connection", test::client_name(who) + "\""});
@@ -344,11 +371,67 @@ TEST_F(RedisBusTest, ReconnectsAndResubscribesAfterTheConnectionIsKilled) {
         ioc_, [&] { return connects("sub") == 2 && connects("pub") == 2 && sub->stats().active_subscriptions == 1; },
         5s))
         << *log_.text;
-    pub.publish(topic, text("after"));
+    pub.publish(topic, "", event("after"));
     ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == 2; }, 5s)) << *log_.text;
-    EXPECT_EQ(*got[1].payload, "after");
+    EXPECT_EQ(m_of(got[1]), "after");
     // One warning per outage, not one per event.
     EXPECT_EQ(count_lines(*log_.text, {"\"level\":\"warn\"", test::client_name("sub") + "\""}), 1u) << *log_.text;
+}
+
+TEST_F(RedisBusTest, TopicStateFollowsConfirmationsAndTheConnection) {
+    const auto a = test::unique_name("a");
+    const auto b = test::unique_name("b");
+    const auto late = test::unique_name("late");
+    std::vector<Received> got;
+    auto sub = make_subscriber(got, "sub");
+    std::vector<std::pair<std::string, bool>> events;
+    sub->set_topic_state_handler([&](const std::string& topic, bool subscribed) {
+        events.emplace_back(topic, subscribed);
+        // The handler may change the subscriptions it is being told about.
+        if (topic == a && subscribed && sub->count(late) == 0) sub->subscribe(late);
+        if (topic == b && !subscribed) sub->unsubscribe(b);
+    });
+    sub->subscribe(a);
+    sub->subscribe(b);
+    EXPECT_FALSE(sub->subscribed(a)) << "not before Redis confirms it";
+    start_and_wait(*sub, 3);
+    using Events = std::vector<std::pair<std::string, bool>>;
+    EXPECT_EQ(events, (Events{{a, true}, {b, true}, {late, true}}));
+    EXPECT_TRUE(sub->subscribed(a));
+    EXPECT_TRUE(sub->subscribed(late));
+
+    events.clear();
+    auto admin = make_admin();
+    kill_clients(*admin, {"sub"});
+    ASSERT_TRUE(run_until(ioc_, [&] { return events.size() >= 3; }, 5s)) << *log_.text;
+    EXPECT_EQ(events, (Events{{a, false}, {b, false}, {late, false}}));
+    EXPECT_FALSE(sub->subscribed(a));
+    EXPECT_FALSE(sub->subscribed(late));
+    EXPECT_EQ(sub->count(b), 0u);
+
+    events.clear();
+    ASSERT_TRUE(run_until(ioc_, [&] { return events.size() >= 2 && sub->stats().active_subscriptions == 2; }, 5s))
+        << *log_.text;
+    EXPECT_EQ(events, (Events{{a, true}, {late, true}})) << "b was unsubscribed while the connection was down";
+    EXPECT_TRUE(sub->subscribed(a));
+    EXPECT_FALSE(sub->subscribed(b));
+
+    // An UNSUBSCRIBE confirmation clears the state, without a call.
+    sub->unsubscribe(late);
+    ASSERT_TRUE(run_until(ioc_, [&] { return sub->stats().active_subscriptions == 1; }, 5s)) << *log_.text;
+    EXPECT_FALSE(sub->subscribed(late));
+    EXPECT_TRUE(sub->subscribed(a));
+    EXPECT_EQ(events.size(), 2u);
+
+    // Stopping loses the connection too; destroying the subscriber calls nothing.
+    sub->stop();
+    EXPECT_EQ(events.back(), (std::pair<std::string, bool>{a, false}));
+    events.clear();
+    sub->start();
+    ASSERT_TRUE(run_until(ioc_, [&] { return !events.empty(); }, 5s)) << *log_.text;
+    sub.reset();
+    ioc_.poll();
+    EXPECT_EQ(events, (Events{{a, true}}));
 }
 
 TEST_F(RedisBusTest, ServerThatNeverAnswersTimesOutAndRetries) {
@@ -394,7 +477,7 @@ TEST_F(RedisBusTest, HandlerMayDestroyTheSubscriber) {
     });
     RedisPublisher pub{ioc_, publisher_config("pub"), log_.logger};
     pub.start();
-    for (const auto* p : {"1", "2", "3"}) pub.publish(topic, text(p));
+    for (const auto* p : {"1", "2", "3"}) pub.publish(topic, "", event(p));
     ASSERT_TRUE(run_until(ioc_, [&] { return pub.stats().published == 3; }, 5s)) << *log_.text;
     ioc_.poll(); // what the destroyed subscriber left queued runs without it (ASan watches)
     EXPECT_EQ(got.size(), 1u);
@@ -419,10 +502,12 @@ TEST_F(RedisBusTest, ObjectsMayBeDestroyedFromHandlersAndMidTraffic) {
     start_and_wait(*sub, 1);
     auto pub = std::make_unique<RedisPublisher>(ioc_, publisher_config("pub"), log_.logger);
     pub->start();
-    const auto payload = text(std::string(64 * 1024, 'x'));
-    for (int i = 0; i < 200; ++i) pub->publish(topic, payload);
+    const auto payload = event(std::string(64 * 1024, 'x'));
+    for (int i = 0; i < 200; ++i) pub->publish(topic, "", payload);
     ASSERT_TRUE(run_until(ioc_, [&] { return !got.empty(); }, 5s)) << *log_.text;
-    ASSERT_GT(pub->stats().in_flight + pub->stats().queued, 0u);
+    // The first 200 may all be answered by now; these cannot be, since the loop has not run.
+    for (int i = 0; i < 20; ++i) pub->publish(topic, "", payload);
+    ASSERT_GE(pub->stats().in_flight + pub->stats().queued, 20u);
     pub.reset(); // with commands in flight
     sub.reset(); // with messages on the wire
     ioc_.poll(); // what they left queued runs without them (ASan watches)
@@ -443,13 +528,13 @@ TEST_F(RedisBusTest, StopKeepsTopicsAndQueueForTheNextStart) {
     pub.stop();
     EXPECT_FALSE(sub->connected());
     EXPECT_EQ(sub->stats().active_subscriptions, 0u);
-    pub.publish(topic, text("while stopped"));
+    pub.publish(topic, "", event("while stopped"));
     EXPECT_EQ(pub.stats().queued, 1u);
 
     start_and_wait(*sub, 1);
     pub.start();
     ASSERT_TRUE(run_until(ioc_, [&] { return got.size() == 1; }, 5s)) << *log_.text;
-    EXPECT_EQ(*got[0].payload, "while stopped");
+    EXPECT_EQ(m_of(got[0]), "while stopped");
 }
 
 // A "Redis" that completes the handshake and then never answers, to exercise the reply
@@ -517,10 +602,10 @@ TEST(RedisReplyDeadline, UnansweredPublishIsSentAgainAfterReconnecting) {
     config.connection.reply_timeout = 200ms;
     RedisPublisher pub{ioc, config, log.logger};
     pub.start();
-    pub.publish("deadline", std::make_shared<const std::string>("unanswered"));
+    pub.publish("deadline", "", std::make_shared<const std::string>(R"({"m":"unanswered"})"));
 
     ASSERT_TRUE(run_until(ioc, [&] { return pub.stats().in_flight == 1; }, 5s)) << *log.text;
-    ASSERT_TRUE(run_until(ioc, [&] { return count_lines(*log.text, {"lost connection", "no reply to 1 command(s) within 200 ms"}) == 1; },
+    ASSERT_TRUE(run_until(ioc, [&] { return count_lines(*log.text, {"lost connection", "no reply to 2 command(s) within 200 ms"}) == 1; },
                           5s))
         << *log.text;
     // Put back in the queue, not lost and not counted as published.

@@ -54,7 +54,7 @@ TEST(RedisRestart, QueuedMessagesArriveInOrderAfterRedisRestarts) {
     const auto topic = test::unique_name("t");
     std::vector<std::string> got;
     RedisSubscriber sub{sub_loop, test::fast_config(*url, "sub"), log.logger};
-    sub.set_handler([&](const std::string&, std::shared_ptr<const std::string> p) { got.push_back(*p); });
+    sub.set_handler([&](const std::string&, std::shared_ptr<const std::string> p) { got.push_back(test::event_of(*p)); });
     sub.subscribe(topic);
     RedisPublisherConfig config;
     config.connection = test::fast_config(*url, "pub");
@@ -64,7 +64,7 @@ TEST(RedisRestart, QueuedMessagesArriveInOrderAfterRedisRestarts) {
     const std::vector<boost::asio::io_context*> both{&sub_loop, &pub_loop};
     ASSERT_TRUE(run_until(both, [&] { return sub.stats().active_subscriptions == 1 && pub.connected(); }, 5s))
         << *log.text;
-    pub.publish(topic, std::make_shared<const std::string>("before"));
+    pub.publish(topic, "", std::make_shared<const std::string>(R"({"m":"before"})"));
     ASSERT_TRUE(run_until(both, [&] { return got.size() == 1; }, 5s)) << *log.text;
 
     const auto stopped = services("stop");
@@ -73,7 +73,7 @@ TEST(RedisRestart, QueuedMessagesArriveInOrderAfterRedisRestarts) {
 
     constexpr int outage_messages = 200;
     for (int i = 0; i < outage_messages; ++i) {
-        pub.publish(topic, std::make_shared<const std::string>("during-" + std::to_string(i)));
+        pub.publish(topic, "", std::make_shared<const std::string>(R"({"m":"during-)" + std::to_string(i) + R"("})"));
     }
     EXPECT_EQ(pub.stats().queued, static_cast<std::size_t>(outage_messages));
 
@@ -87,7 +87,7 @@ TEST(RedisRestart, QueuedMessagesArriveInOrderAfterRedisRestarts) {
         << *log.text;
 
     for (int i = 0; i < outage_messages; ++i) {
-        ASSERT_EQ(got[1 + static_cast<std::size_t>(i)], "during-" + std::to_string(i)) << "out of order or lost";
+        ASSERT_EQ(got[1 + static_cast<std::size_t>(i)], R"({"m":"during-)" + std::to_string(i) + R"("})") << "out of order or lost";
     }
     ASSERT_TRUE(run_until(pub_loop, [&] { return pub.stats().queued == 0 && pub.stats().in_flight == 0; }, 5s));
     EXPECT_EQ(pub.stats().dropped, 0u);

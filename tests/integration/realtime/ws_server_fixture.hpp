@@ -35,6 +35,10 @@ class RecordingFeed : public TopicFeed {
 public:
     void subscribe(const std::string& topic) override { calls.push_back("subscribe " + topic); }
     void unsubscribe(const std::string& topic) override { calls.push_back("unsubscribe " + topic); }
+    // Never called: this feed never confirms a subscription, so sessions never catch up.
+    void replay(const std::string&, std::optional<std::uint64_t>, ReplayHandler) override {
+        calls.push_back("replay");
+    }
 
     std::vector<std::string> calls;  // touched on the loop thread only
 };
@@ -93,7 +97,7 @@ protected:
     }
 
     std::size_t deliver(const std::string& topic, std::string text) {
-        auto message = std::make_shared<const std::string>(std::move(text));
+        auto message = realtime::OutboundMessage::unsequenced(text);
         return on_loop([&] { return hub_.deliver(topic, message); });
     }
 

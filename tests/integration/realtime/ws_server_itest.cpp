@@ -95,7 +95,7 @@ TEST_F(WsServerTest, PlainGetOfAStreamIs426) {
 }
 
 TEST_F(WsServerTest, AQueryStringDoesNotGetInTheWay) {
-    WsTestClient c{port_, "/ws/community/2/updates?since=42&token=x"};
+    WsTestClient c{port_, "/ws/community/2/updates?token=x&since=42&epoch=17"};
     ASSERT_TRUE(c.upgraded()) << c.http_status() << " " << c.http_body();
     deliver("community:2:updates", "after 42");
     auto got = c.read();
@@ -160,7 +160,7 @@ class SlowClientTest : public WsServerTest {
 protected:
     WsServerOptions server_options() const override {
         auto options = WsServerTest::server_options();
-        options.send_queue = 4;
+        options.send_queue_bytes = 2 * 1024 * 1024;
         options.close_timeout = 20s;
         return options;
     }
@@ -174,7 +174,7 @@ TEST_F(SlowClientTest, AClientThatNeverReadsIsClosedWithoutDelayingTheOthers) {
     ASSERT_TRUE(slow.upgraded());
     ASSERT_TRUE(fast.upgraded());
 
-    // 24 MiB in all: far more than the kernel buffers for `slow` plus its queue of 4.
+    // 24 MiB in all: far more than the kernel buffers for `slow` plus its 2 MiB queue.
     constexpr int total = 48;
     const std::string filler(512 * 1024, 'x');
     for (int i = 0; i < total; ++i) {
@@ -184,16 +184,16 @@ TEST_F(SlowClientTest, AClientThatNeverReadsIsClosedWithoutDelayingTheOthers) {
         ASSERT_EQ(got.kind, WsEvent::Kind::message) << "message " << i << ": " << got.describe();
         ASSERT_TRUE(got.text == message) << "message " << i << " arrived as " << got.describe();
     }
-    EXPECT_EQ(server_->stats().overflow_closes, 1u);
-    EXPECT_NE(server_log().find("send queue overflow"), std::string::npos);
+    EXPECT_EQ(server_->stats().slow_consumer_closes, 1u);
+    EXPECT_NE(server_log().find("closing a slow WebSocket client"), std::string::npos);
 
     // Reading at last, the slow client finds what was already on its way, then the close.
     int received = 0;
     WsEvent got;
     while ((got = slow.read(10s)).kind == WsEvent::Kind::message) ++received;
     EXPECT_EQ(got.kind, WsEvent::Kind::closed) << got.describe();
-    EXPECT_EQ(got.close_code, 1013u);
-    EXPECT_EQ(got.close_reason, "send queue overflow");
+    EXPECT_EQ(got.close_code, 4008u);
+    EXPECT_EQ(got.close_reason, "slow consumer");
     EXPECT_LT(received, total);
     EXPECT_TRUE(eventually([&] { return sinks(community1) == 1; }));
 
@@ -209,7 +209,7 @@ class StuckClientTest : public WsServerTest {
 protected:
     WsServerOptions server_options() const override {
         auto options = WsServerTest::server_options();
-        options.send_queue = 1000;  // no overflow: the stuck write alone must not hold up stop()
+        options.send_queue_bytes = 64 * 1024 * 1024;  // no overflow: the stuck write alone must not hold up stop()
         options.close_timeout = 300ms;
         return options;
     }

@@ -62,6 +62,8 @@ batch_interval = "1s"
 [redis]
 url = "redis://cache.example:6379"
 connect_timeout = "500ms"
+replay_max_messages = 500
+replay_ttl = "10m"
 
 [thingspeak]
 base_url = "http://127.0.0.1:18080"
@@ -71,7 +73,8 @@ max_body_bytes = 65536
 [http]
 listen = "0.0.0.0:9090"
 max_ws_message_bytes = 4096
-ws_send_queue = 32
+ws_send_queue_bytes = 65536
+ws_write_timeout = "2s"
 )";
 
 TEST(ConfigDefaults, EmptyFileGivesTheDocumentedDefaults) {
@@ -90,7 +93,10 @@ TEST(ConfigDefaults, EmptyFileGivesTheDocumentedDefaults) {
     EXPECT_EQ(config.thingspeak.max_body_bytes, 8u * 1024 * 1024);
     EXPECT_EQ(config.http.listen, (HostPort{"127.0.0.1", 8080}));
     EXPECT_EQ(config.http.max_ws_message_bytes, 64u * 1024);
-    EXPECT_EQ(config.http.ws_send_queue, 256u);
+    EXPECT_EQ(config.http.ws_send_queue_bytes, 1024u * 1024);
+    EXPECT_EQ(config.http.ws_write_timeout, 10s);
+    EXPECT_EQ(config.redis.replay_max_messages, 10'000u);
+    EXPECT_EQ(config.redis.replay_ttl, 1h);
 }
 
 TEST(ConfigDefaults, CommentsAndEmptySectionsAreFine) {
@@ -112,11 +118,14 @@ TEST(ConfigParse, EveryKeyIsRead) {
     EXPECT_EQ(config.thingspeak.max_body_bytes, 65536u);
     EXPECT_EQ(config.http.listen, (HostPort{"0.0.0.0", 9090}));
     EXPECT_EQ(config.http.max_ws_message_bytes, 4096u);
-    EXPECT_EQ(config.http.ws_send_queue, 32u);
+    EXPECT_EQ(config.http.ws_send_queue_bytes, 65536u);
+    EXPECT_EQ(config.http.ws_write_timeout, 2s);
+    EXPECT_EQ(config.redis.replay_max_messages, 500u);
+    EXPECT_EQ(config.redis.replay_ttl, 10min);
 }
 
 TEST(ConfigParse, DottedKeysAreTheSameAsSections) {
-    EXPECT_EQ(parse("log.level = \"warn\"\nhttp.ws_send_queue = 8\n").log.level, obs::LogLevel::warn);
+    EXPECT_EQ(parse("log.level = \"warn\"\nhttp.ws_send_queue_bytes = 8192\n").log.level, obs::LogLevel::warn);
 }
 
 TEST(ConfigParse, AllLogLevelsAndDurationUnits) {
@@ -166,7 +175,7 @@ TEST(ConfigExample, ExampleFileSetsEveryKeyInItsSection) {
 
 TEST(ConfigKeys, EnvironmentNamesAreDerivedFromTheKeys) {
     const auto keys = config_keys();
-    EXPECT_EQ(keys.size(), 14u);
+    EXPECT_EQ(keys.size(), 17u);
     for (const auto& key : keys) {
         std::string expected = "FLOWGATE_" + key.name;
         std::replace(expected.begin(), expected.end(), '.', '_');
@@ -267,8 +276,8 @@ TEST(ConfigErrors, WrongTypesAreErrors) {
     EXPECT_EQ(
         problem_of("[database]\nbatch_size = \"500\"\n"),
         "flowgate.toml:2:14: database.batch_size: must be an integer between 1 and 100000, got \"500\"");
-    EXPECT_EQ(problem_of("[http]\nws_send_queue = 1.5\n"),
-              "flowgate.toml:2:17: http.ws_send_queue: must be an integer between 1 and 100000, got 1.5");
+    EXPECT_EQ(problem_of("[http]\nws_send_queue_bytes = 1.5\n"),
+              "flowgate.toml:2:23: http.ws_send_queue_bytes: must be an integer between 4096 and 1073741824, got 1.5");
     EXPECT_EQ(problem_of("[log]\nlevel = 3\n"),
               "flowgate.toml:2:9: log.level: must be one of trace, debug, info, warn, error, got 3");
     EXPECT_NE(problem_of("[database]\nbatch_interval = 200\n")
@@ -291,7 +300,10 @@ TEST(ConfigErrors, OutOfRangeValuesAreErrors) {
              "database.writer_queue = 10000001",
              "thingspeak.max_body_bytes = 1023",
              "http.max_ws_message_bytes = 16777217",
-             "http.ws_send_queue = 0",
+             "http.ws_send_queue_bytes = 4095",
+             "http.ws_write_timeout = \"99ms\"",
+             "redis.replay_max_messages = 0",
+             "redis.replay_ttl = \"8d\"",
              "database.batch_interval = \"0ms\"",
              "database.batch_interval = \"61s\"",
              "redis.connect_timeout = \"6m\"",
@@ -318,7 +330,8 @@ TEST(ConfigErrors, TheLargestAndSmallestValuesAreAccepted) {
     EXPECT_NO_THROW(parse("database.batch_size = 100000\ndatabase.writer_queue = 10000000\n"
                           "thingspeak.max_body_bytes = 1024\nhttp.max_ws_message_bytes = 16777216\n"
                           "database.batch_interval = \"1m\"\nredis.connect_timeout = \"5m\"\n"));
-    EXPECT_NO_THROW(parse("database.batch_size = 1\ndatabase.writer_queue = 1\nhttp.ws_send_queue = 1\n"));
+    EXPECT_NO_THROW(parse("database.batch_size = 1\ndatabase.writer_queue = 1\nhttp.ws_send_queue_bytes = 4096\n"
+                          "redis.replay_max_messages = 1\nredis.replay_ttl = \"1s\"\n"));
 }
 
 TEST(ConfigErrors, BatchLargerThanTheQueueIsAnError) {
@@ -370,7 +383,7 @@ TEST(ConfigErrors, SyntaxErrorDoesNotHideBadVariables) {
 TEST(ConfigErrors, AllProblemsAreReportedTogetherInFileOrder) {
     const auto toml = R"([http]
 listen = "localhost"
-ws_send_queue = 0
+ws_send_queue_bytes = 0
 
 [log]
 level = "loud"
@@ -385,7 +398,7 @@ bse_url = "https://api.thingspeak.com"
         const auto& all = e.problems();
         ASSERT_EQ(all.size(), 5u) << e.what();
         EXPECT_EQ(all[0].rfind("flowgate.toml:2:10: http.listen:", 0), 0u) << all[0];
-        EXPECT_EQ(all[1].rfind("flowgate.toml:3:17: http.ws_send_queue:", 0), 0u) << all[1];
+        EXPECT_EQ(all[1].rfind("flowgate.toml:3:23: http.ws_send_queue_bytes:", 0), 0u) << all[1];
         EXPECT_EQ(all[2].rfind("flowgate.toml:6:9: log.level:", 0), 0u) << all[2];
         EXPECT_EQ(all[3].rfind("flowgate.toml:9:1: unknown key 'thingspeak.bse_url'", 0), 0u) << all[3];
         EXPECT_EQ(all[4].rfind("FLOWGATE_DATABASE_BATCH_SIZE:", 0), 0u) << all[4];

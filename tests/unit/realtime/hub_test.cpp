@@ -10,17 +10,19 @@
 #include "flowgate/realtime/topic_sink.hpp"
 
 using flowgate::realtime::Hub;
+using flowgate::realtime::OutboundMessage;
 using flowgate::realtime::TopicFeed;
 using flowgate::realtime::TopicSink;
 
 namespace {
 
-using Message = std::shared_ptr<const std::string>;
+using Message = flowgate::realtime::OutboundPtr;
 
 class RecordingFeed : public TopicFeed {
 public:
     void subscribe(const std::string& topic) override { calls.push_back("subscribe " + topic); }
     void unsubscribe(const std::string& topic) override { calls.push_back("unsubscribe " + topic); }
+    void replay(const std::string&, std::optional<std::uint64_t>, ReplayHandler) override {}
 
     std::vector<std::string> calls;
 };
@@ -28,11 +30,13 @@ public:
 class RecordingSink : public TopicSink {
 public:
     void push(const Message& message) override { received.push_back(message); }
+    void on_topic_state(bool subscribed) override { states.push_back(subscribed); }
 
     std::vector<Message> received;
+    std::vector<bool> states;
 };
 
-Message make_message(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+Message make_message(std::string_view text) { return OutboundMessage::unsequenced(text); }
 
 const std::string community1 = "community:1:updates";
 const std::string node1 = "node:1:telemetry";
@@ -102,7 +106,7 @@ TEST(Hub, DeliverReachesOnlyTheTopicsSinks) {
 
     EXPECT_TRUE(community_sink.received.empty());
     ASSERT_EQ(node_sink.received.size(), 1u);
-    EXPECT_EQ(*node_sink.received[0], "n");
+    EXPECT_EQ(node_sink.received[0]->payload(), "n");
 }
 
 TEST(Hub, LeavingWithoutHavingJoinedIsHarmless) {
@@ -135,6 +139,7 @@ TEST(Hub, AFeedThatRefusesLeavesNothingJoined) {
     public:
         void subscribe(const std::string&) override { throw std::runtime_error{"redis down"}; }
         void unsubscribe(const std::string&) override { ++unsubscribes; }
+        void replay(const std::string&, std::optional<std::uint64_t>, ReplayHandler) override {}
         int unsubscribes = 0;
     } feed;
     Hub hub{feed};
@@ -152,6 +157,7 @@ TEST(Hub, ASinkMustNotLeaveFromPush) {
     struct LeavingSink : TopicSink {
         Hub* hub = nullptr;
         void push(const Message&) override { hub->leave(community1, *this); }
+        void on_topic_state(bool) override {}
     } sink;
     sink.hub = &hub;
     hub.join(community1, sink);
@@ -159,4 +165,37 @@ TEST(Hub, ASinkMustNotLeaveFromPush) {
     // The hub is usable afterwards.
     hub.leave(community1, sink);
     EXPECT_EQ(feed.calls.back(), "unsubscribe community:1:updates");
+}
+
+TEST(Hub, SubscriptionStateReachesTheTopicsSinksOncePerChange) {
+    RecordingFeed feed;
+    Hub hub{feed};
+    RecordingSink a, b, other;
+    hub.join(community1, a);
+    hub.join(community1, b);
+    hub.join(node1, other);
+    EXPECT_FALSE(hub.subscribed(community1));
+
+    hub.set_topic_state(community1, true);
+    hub.set_topic_state(community1, true);  // a repeated confirmation is not news
+    EXPECT_TRUE(hub.subscribed(community1));
+    hub.set_topic_state(community1, false);
+    hub.set_topic_state("node:9:telemetry", true);  // no sinks: ignored
+
+    EXPECT_EQ(a.states, (std::vector<bool>{true, false}));
+    EXPECT_EQ(b.states, (std::vector<bool>{true, false}));
+    EXPECT_TRUE(other.states.empty());
+    EXPECT_FALSE(hub.subscribed(community1));
+    EXPECT_FALSE(hub.subscribed("node:9:telemetry"));
+}
+
+TEST(Hub, ATopicJoinedAgainStartsUnconfirmed) {
+    RecordingFeed feed;
+    Hub hub{feed};
+    RecordingSink a;
+    hub.join(community1, a);
+    hub.set_topic_state(community1, true);
+    hub.leave(community1, a);
+    hub.join(community1, a);
+    EXPECT_FALSE(hub.subscribed(community1)) << "the new SUBSCRIBE has not been confirmed yet";
 }

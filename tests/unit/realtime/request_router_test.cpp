@@ -46,11 +46,34 @@ TEST_F(RequestRouterTest, StreamsUpgradeToTheirTopics) {
     EXPECT_EQ(asked_, (std::vector<std::pair<TopicKind, std::int64_t>>{{TopicKind::community, 1}, {TopicKind::node, 2}}));
 }
 
-TEST_F(RequestRouterTest, QueryStringIsIgnored) {
-    auto route = get("/ws/community/1/updates?since=42&token=abc", true);
+TEST_F(RequestRouterTest, UnknownQueryParametersAreIgnored) {
+    auto route = get("/ws/community/1/updates?token=abc&x", true);
     EXPECT_EQ(route.action, Route::Action::upgrade);
     EXPECT_EQ(route.topic, "community:1:updates");
+    EXPECT_FALSE(route.resume);
     EXPECT_EQ(get("/healthz?verbose=1", false).status, 200u);
+}
+
+TEST_F(RequestRouterTest, SinceAndEpochAskForRecovery) {
+    auto route = get("/ws/node/1/telemetry?epoch=1764700000123456&since=42", true);
+    ASSERT_EQ(route.action, Route::Action::upgrade);
+    ASSERT_TRUE(route.resume);
+    EXPECT_EQ(route.resume->seq, 42u);
+    EXPECT_EQ(route.resume->epoch, "1764700000123456");
+    EXPECT_EQ(get("/ws/node/1/telemetry?since=0&epoch=1", true).resume->seq, 0u);
+}
+
+TEST_F(RequestRouterTest, BadSinceOrEpochIs400SayingWhatIsExpected) {
+    for (const auto* target : {"/ws/community/1/updates?since=42", "/ws/community/1/updates?since=-1&epoch=1",
+                               "/ws/community/1/updates?since=4x&epoch=1", "/ws/community/1/updates?since=&epoch=1",
+                               "/ws/community/1/updates?since=99999999999999999999999&epoch=1",
+                               "/ws/community/1/updates?since=1&epoch=abc", "/ws/community/1/updates?epoch=17"}) {
+        const auto route = get(target, true);
+        EXPECT_EQ(route.action, Route::Action::respond) << target;
+        EXPECT_EQ(route.status, 400u) << target;
+        const auto error = error_of(route);
+        EXPECT_TRUE(error.find("since") != std::string::npos || error.find("epoch") != std::string::npos) << error;
+    }
 }
 
 TEST_F(RequestRouterTest, UnknownCommunityOrNodeIs404NamingIt) {

@@ -1,0 +1,206 @@
+// Recovery and fan-out on real Redis, the daemon's path in one process (pipeline_fixture.hpp).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "pipeline_fixture.hpp"
+
+using namespace std::chrono_literals;
+using flowgate::test::PipelineTest;
+using flowgate::test::Received;
+using flowgate::test::WsEvent;
+using flowgate::test::WsTestClient;
+
+namespace {
+
+/// The seqs of the data messages, and "R+"/"R-" for RECOVERY events, in the order received.
+std::vector<std::string> sequence_of(const std::vector<Received>& got) {
+    std::vector<std::string> out;
+    for (const auto& r : got) {
+        if (r.type == "RECOVERY") {
+            out.push_back(r.event.at("recovered").get<bool>() ? "R+" : "R-");
+        } else {
+            out.push_back(std::to_string(r.seq));
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> recovered_then(std::uint64_t from, std::uint64_t to) {
+    std::vector<std::string> out{"R+"};
+    for (auto s = from; s <= to; ++s) out.push_back(std::to_string(s));
+    return out;
+}
+
+} // namespace
+
+TEST_F(PipelineTest, MessagesCarryTheirSeqAndEpochToEveryClient) {
+    WsTestClient a{port_, path_};
+    WsTestClient b{port_, path_};
+    ASSERT_TRUE(a.upgraded() && b.upgraded());
+    ASSERT_TRUE(flowgate::test::eventually([&] { return on_loop([&] { return hub_->subscribed(topic_); }); }));
+    on_loop([&] {
+        for (int i = 1; i <= 3; ++i) publish_now(i);
+    });
+    for (auto* client : {&a, &b}) {
+        const auto got = read_until_seq(*client, 3);
+        ASSERT_EQ(sequence_of(got), (std::vector<std::string>{"1", "2", "3"}));
+        EXPECT_EQ(got[2].event.at("i"), 3);
+        EXPECT_FALSE(got[0].epoch.empty());
+    }
+}
+
+// The seam: a client that comes back with ?since= while messages keep flowing gets every seq
+// after it exactly once, in order — whatever the timing (randomized over many runs).
+TEST_F(PipelineTest, SinceRecoversEverySeqExactlyOnceWhileMessagesFlow) {
+    std::mt19937 random{static_cast<unsigned>(::getpid())};
+    constexpr int runs = 20;
+    constexpr int per_run = 60;
+    std::uint64_t published = 0;
+    std::string epoch;
+    int checked = 0;
+    for (int run = 0; run < runs; ++run) {
+        WsTestClient first{port_, path_};
+        ASSERT_TRUE(first.upgraded());
+        ASSERT_TRUE(flowgate::test::eventually([&] { return on_loop([&] { return hub_->subscribed(topic_); }); }));
+        auto flowing = publish_paced(0, per_run, std::chrono::microseconds{random() % 2000}, random());
+        // Read a few, then vanish in the middle of the flow.
+        const auto seen = read_until_seq(first, published + 1 + random() % 20);
+        ASSERT_FALSE(seen.empty());
+        const auto last = seen.back();
+        if (epoch.empty()) epoch = last.epoch;
+        first.drop();
+        std::this_thread::sleep_for(std::chrono::milliseconds{random() % 30});
+
+        WsTestClient again{port_, path_ + "?since=" + std::to_string(last.seq) + "&epoch=" + last.epoch};
+        ASSERT_TRUE(again.upgraded()) << again.http_status() << " " << again.http_body();
+        ASSERT_EQ(flowing.wait_for(10s), std::future_status::ready);
+        published += per_run;
+        const auto got = read_until_seq(again, published);
+        ASSERT_EQ(sequence_of(got), recovered_then(last.seq + 1, published)) << "run " << run;
+        checked += static_cast<int>(got.size()) - 1;
+    }
+    EXPECT_EQ(on_loop([&] { return server_->stats().recovered; }), static_cast<std::uint64_t>(runs));
+    std::cout << "seam: " << runs << " recoveries, " << checked << " seqs checked exactly once\n";
+}
+
+TEST_F(PipelineTest, ASinceOlderThanTheBufferOrAnotherEpochIsToldNotReplayed) {
+    WsTestClient live{port_, path_};
+    ASSERT_TRUE(flowgate::test::eventually([&] { return on_loop([&] { return hub_->subscribed(topic_); }); }));
+    on_loop([&] { publish_now(1); });
+    const auto first = read_until_seq(live, 1);
+    ASSERT_EQ(first.size(), 1u);
+    const auto epoch = first[0].epoch;
+
+    WsTestClient other_epoch{port_, path_ + "?since=1&epoch=1"};
+    auto got = flowgate::test::parse_received(other_epoch.read());
+    EXPECT_EQ(got.type, "RECOVERY");
+    EXPECT_EQ(got.event.at("recovered"), false);
+    EXPECT_EQ(got.event.at("reason"), "epoch changed");
+    EXPECT_EQ(got.event.at("epoch"), epoch) << "so that the client can resume from this epoch later";
+
+    WsTestClient ahead{port_, path_ + "?since=99&epoch=" + epoch};
+    got = flowgate::test::parse_received(ahead.read());
+    EXPECT_EQ(got.event.at("recovered"), false);
+
+    // Then live, from the head.
+    on_loop([&] { publish_now(2); });
+    EXPECT_EQ(flowgate::test::parse_received(other_epoch.read()).seq, 2u);
+    EXPECT_EQ(flowgate::test::parse_received(ahead.read()).seq, 2u);
+}
+
+namespace {
+
+class ShortBufferTest : public PipelineTest {
+protected:
+    std::size_t replay_max_messages() const override { return 5; }
+};
+
+} // namespace
+
+TEST_F(ShortBufferTest, MissingMoreThanTheBufferHoldsIsNotRecovered) {
+    WsTestClient live{port_, path_};
+    ASSERT_TRUE(flowgate::test::eventually([&] { return on_loop([&] { return hub_->subscribed(topic_); }); }));
+    on_loop([&] {
+        for (int i = 1; i <= 400; ++i) publish_now(i);
+    });
+    const auto all = read_until_seq(live, 400);
+    const auto epoch = all.back().epoch;
+    WsTestClient behind{port_, path_ + "?since=2&epoch=" + epoch};
+    const auto got = flowgate::test::parse_received(behind.read());
+    EXPECT_EQ(got.type, "RECOVERY");
+    EXPECT_EQ(got.event.at("recovered"), false) << got.event.dump();
+    EXPECT_EQ(got.event.at("reason"), "messages after since are no longer held");
+}
+
+// The subscription drops (Redis kills the subscriber's connection) while publishing goes on:
+// connected clients are caught up from the stream once it is back, with nothing lost or doubled.
+TEST_F(PipelineTest, ALostSubscriptionIsCaughtUpFromTheStream) {
+    WsTestClient a{port_, path_};
+    WsTestClient b{port_, path_};
+    ASSERT_TRUE(flowgate::test::eventually([&] { return on_loop([&] { return hub_->subscribed(topic_); }); }));
+    auto flowing = publish_paced(0, 300, 1ms, 7);
+    std::this_thread::sleep_for(60ms);
+    on_loop([&] {
+        admin_->command({"CLIENT", "KILL", "TYPE", "pubsub"});
+    });
+    ASSERT_EQ(flowing.wait_for(20s), std::future_status::ready);
+    for (auto* client : {&a, &b}) {
+        const auto got = read_until_seq(*client, 300);
+        std::vector<std::uint64_t> seqs;
+        int recoveries = 0;
+        for (const auto& r : got) {
+            if (r.type == "RECOVERY") {
+                EXPECT_EQ(r.event.at("recovered"), true) << r.event.dump();
+                ++recoveries;
+            } else {
+                seqs.push_back(r.seq);
+            }
+        }
+        std::vector<std::uint64_t> expected(300);
+        std::iota(expected.begin(), expected.end(), 1);
+        EXPECT_EQ(seqs, expected) << "every message once, in order";
+        EXPECT_GE(recoveries, 1) << "the subscription was never lost?";
+    }
+    EXPECT_NE(log_text_->find("lost connection to Redis"), std::string::npos);
+}
+
+// After an outage the daemon publishes its backlog at once: readers keep up and are never
+// closed as slow consumers.
+TEST_F(PipelineTest, ACatchUpBurstDisconnectsNoClientThatReads) {
+    constexpr int clients = 10;
+    constexpr int burst = 25'000;
+    std::vector<std::unique_ptr<WsTestClient>> readers;
+    for (int i = 0; i < clients; ++i) readers.push_back(std::make_unique<WsTestClient>(port_, path_));
+    ASSERT_TRUE(flowgate::test::eventually([&] { return on_loop([&] { return hub_->subscribed(topic_); }); }));
+    std::atomic<int> complete{0};
+    std::vector<std::thread> threads;
+    for (auto& reader : readers) {
+        threads.emplace_back([&, client = reader.get()] {
+            std::uint64_t expected = 1;
+            for (;;) {
+                const auto event = client->read(10s);
+                if (event.kind != WsEvent::Kind::message) {
+                    ADD_FAILURE() << "a reading client lost its stream at seq " << expected << ": " << event.describe();
+                    return;
+                }
+                const auto r = flowgate::test::parse_received(event);
+                if (r.seq != expected) {
+                    ADD_FAILURE() << "expected seq " << expected << ", got " << r.seq;
+                    return;
+                }
+                if (++expected > burst) break;
+            }
+            ++complete;
+        });
+    }
+    on_loop([&] {
+        for (int i = 1; i <= burst; ++i) publish_now(i);
+    });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(complete.load(), clients);
+    EXPECT_EQ(on_loop([&] { return server_->stats().slow_consumer_closes; }), 0u);
+}
