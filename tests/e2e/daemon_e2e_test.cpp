@@ -58,7 +58,13 @@ class Flowgate : public ::testing::Test {
 protected:
     void SetUp() override {
         db_ = std::make_unique<flowgate::test::TestDatabase>(env_or_fail("FLOWGATE_DATABASE_URL"));
-        redis_url_ = env_or_fail("FLOWGATE_REDIS_URL");
+        // The e2e tests run one at a time (RESOURCE_LOCK) and publish the same demo entries:
+        // each starts from an empty Redis database of its own, so that no earlier test's seqs
+        // or dedupe records are seen. (Pub/sub channels are shared across databases; the
+        // other tests' topics have names of their own.)
+        redis_url_ = env_or_fail("FLOWGATE_REDIS_URL") + "/9";
+        ChildProcess flush{"/usr/bin/redis-cli", {"-u", redis_url_, "FLUSHDB"}, dir_.path() / "flush.log"};
+        ASSERT_EQ(flush.wait(10s), 0) << flush.output();
 
         sim_ = std::make_unique<ChildProcess>(
             FLOWGATE_SIM_BINARY,
@@ -100,20 +106,42 @@ protected:
     void sql(const std::string& statement) { db_->exec(statement); }
     pqxx::result query(const std::string& q) { return db_->query(q); }
 
-    void start_daemon() {
-        std::filesystem::remove(dir_.path() / "daemon.port");
-        daemon_ = std::make_unique<ChildProcess>(
-            FLOWGATE_BINARY, std::vector<std::string>{"run", "--config", path("flowgate.toml"), "--port-file", path("daemon.port")},
-            dir_.path() / ("daemon" + std::to_string(++daemon_runs_) + ".log"), env());
-        port_ = flowgate::test::wait_for_port_file(dir_.path() / "daemon.port", 20s);
+    void start_daemon() { daemon_ = start_instance(port_); }
+
+    /// Another daemon process of this installation; `port` gets its HTTP port.
+    std::unique_ptr<ChildProcess> start_instance(unsigned short& port) {
+        const auto run = std::to_string(++daemon_runs_);
+        const auto port_file = dir_.path() / ("daemon" + run + ".port");
+        auto daemon = std::make_unique<ChildProcess>(
+            FLOWGATE_BINARY, std::vector<std::string>{"run", "--config", path("flowgate.toml"), "--port-file", port_file.string()},
+            dir_.path() / ("daemon" + run + ".log"), env());
+        port = flowgate::test::wait_for_port_file(port_file, 20s);
+        return daemon;
     }
 
     /// A WebSocket client printing every message of `stream` ("community/1/updates").
-    std::unique_ptr<ChildProcess> watch(const std::string& stream, const std::string& name) {
+    std::unique_ptr<ChildProcess> watch(const std::string& stream, const std::string& name, unsigned short port = 0,
+                                        int timeout_s = 60) {
         return std::make_unique<ChildProcess>(
             FLOWGATE_WS_CAT_BINARY,
-            std::vector<std::string>{"ws://127.0.0.1:" + std::to_string(port_) + "/ws/" + stream, "--timeout", "60"},
+            std::vector<std::string>{"ws://127.0.0.1:" + std::to_string(port == 0 ? port_ : port) + "/ws/" + stream,
+                                     "--timeout", std::to_string(timeout_s)},
             dir_.path() / name);
+    }
+
+    /// Makes this installation's database unreachable (or reachable again) for everyone but
+    /// the test: an outage of PostgreSQL as the daemon sees it, without stopping the server
+    /// that the other tests share.
+    void set_database_reachable(bool reachable) {
+        if (db_name_.empty()) db_name_ = query("SELECT current_database()")[0][0].as<std::string>();
+        const auto& name = db_name_;
+        // From the server's main database: this one refuses connections meanwhile.
+        pqxx::connection admin{env_or_fail("FLOWGATE_DATABASE_URL")};
+        pqxx::nontransaction txn{admin};
+        txn.exec("ALTER DATABASE " + txn.quote_name(name) + " ALLOW_CONNECTIONS " + (reachable ? "true" : "false"));
+        if (!reachable) {
+            txn.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " + txn.quote(name));
+        }
     }
 
     void sim_control(const std::string& target, const std::string& body) {
@@ -133,6 +161,7 @@ protected:
     std::unique_ptr<ChildProcess> sim_, daemon_;
     unsigned short sim_port_ = 0, port_ = 0;
     int daemon_runs_ = 0;
+    std::string db_name_;
 };
 
 struct Mapping {
@@ -298,4 +327,129 @@ TEST_F(Flowgate, UnknownStreamsAreRefusedBeforeTheUpgrade) {
         EXPECT_EQ(client.wait(10s), 1);
         EXPECT_NE(client.output().find("404"), std::string::npos) << client.output();
     }
+}
+
+namespace {
+
+/// (node, entry) of every TELEMETRY_UPDATE in `lines`, and whether one came twice.
+std::set<std::pair<int, std::int64_t>> entries_of(const std::vector<json>& lines, bool* duplicate = nullptr) {
+    std::set<std::pair<int, std::int64_t>> out;
+    for (const auto& u : lines) {
+        if (u["type"] != "TELEMETRY_UPDATE") continue;
+        if (!out.insert({u["node_id"].get<int>(), u["entry_id"].get<std::int64_t>()}).second && duplicate) *duplicate = true;
+    }
+    return out;
+}
+
+} // namespace
+
+// Live updates never wait for PostgreSQL: with the database unreachable for 30 s, dashboards
+// keep receiving every new entry, and once it is back the store catches up with exactly what
+// was streamed.
+TEST_F(Flowgate, DashboardsStayLiveWhilePostgresqlIsDownAndTheStoreCatchesUp) {
+    start_daemon();
+    auto client = watch("community/1/updates", "community.out", 0, 120);
+    ASSERT_TRUE(eventually([&] { return entries_of(json_lines(client->output())).size() >= 8; }, 20s));
+
+    set_database_reachable(false);
+    const auto before = entries_of(json_lines(client->output()));
+    std::this_thread::sleep_for(30s);
+    const auto during_lines = json_lines(client->output());
+    const auto during = entries_of(during_lines);
+    std::set<int> live_nodes;
+    for (const auto& e : during) {
+        if (!before.contains(e)) live_nodes.insert(e.first);
+    }
+    EXPECT_EQ(live_nodes.size(), 8u) << "nodes with new entries streamed while PostgreSQL was down";
+    EXPECT_NE(daemon_->output().find("pg-writer"), std::string::npos);
+    set_database_reachable(true);
+
+    // Everything streamed gets stored, once; nothing is stored that was not streamed.
+    std::set<std::pair<int, std::int64_t>> streamed;
+    std::map<int, std::int64_t> first_streamed;
+    const auto stored_since_first = [&] {
+        std::set<std::pair<int, std::int64_t>> stored;
+        for (const auto& row : query("SELECT DISTINCT device_id, entry_id FROM telemetry_readings")) {
+            const std::pair<int, std::int64_t> e{row[0].as<int>(), row[1].as<std::int64_t>()};
+            if (first_streamed.contains(e.first) && e.second >= first_streamed[e.first] && streamed.contains(e)) stored.insert(e);
+        }
+        return stored;
+    };
+    bool duplicate = false;
+    ASSERT_EQ(daemon_->stop(SIGTERM, 30s), 0) << "the writer could not flush after the outage";
+    streamed = entries_of(json_lines(client->output()), &duplicate);
+    EXPECT_FALSE(duplicate) << "a dashboard saw an entry twice";
+    for (const auto& [node, entry] : streamed) {
+        if (!first_streamed.contains(node)) first_streamed[node] = entry;
+    }
+    EXPECT_EQ(stored_since_first(), streamed) << "streamed entries missing from PostgreSQL";
+    // And no entry is stored twice (the readings' primary key), none lost between streamed ones.
+    for (const auto& [node, first] : first_streamed) {
+        const auto r = query("SELECT count(DISTINCT entry_id) FROM telemetry_readings WHERE device_id = " +
+                             std::to_string(node) + " AND entry_id >= " + std::to_string(first))[0];
+        std::size_t n = 0;
+        for (const auto& e : streamed) n += e.first == node ? 1 : 0;
+        EXPECT_EQ(r[0].as<std::size_t>(), n) << "node " << node << ": stored and streamed differ";
+    }
+    std::cout << "PostgreSQL outage 30 s: " << (during.size() - before.size()) << " entries streamed during it, "
+              << streamed.size() << " streamed in all, all stored once\n";
+}
+
+// Two instances on one Redis poll the same devices: the publisher's dedupe makes each entry one
+// message with one seq, and a client of either instance sees the same sequence.
+TEST_F(Flowgate, TwoInstancesOnOneRedisGiveEveryClientEachMessageOnce) {
+    start_daemon();
+    unsigned short second_port = 0;
+    auto second = start_instance(second_port);
+    auto a = watch("community/1/updates", "a.out", port_, 120);
+    auto b = watch("community/1/updates", "b.out", second_port, 120);
+    ASSERT_TRUE(eventually([&] { return entries_of(json_lines(a->output())).size() >= 40; }, 40s));
+    std::this_thread::sleep_for(3s);
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    ASSERT_EQ(second->stop(SIGTERM, 15s), 0);
+
+    std::map<std::uint64_t, std::pair<int, std::int64_t>> by_seq_a, by_seq_b;
+    for (auto [lines, by_seq] : {std::pair{json_lines(a->output()), &by_seq_a}, std::pair{json_lines(b->output()), &by_seq_b}}) {
+        bool duplicate = false;
+        entries_of(lines, &duplicate);
+        EXPECT_FALSE(duplicate) << "an entry arrived twice";
+        std::uint64_t last = 0;
+        for (const auto& u : lines) {
+            const auto seq = u["seq"].get<std::uint64_t>();
+            if (last != 0) EXPECT_EQ(seq, last + 1) << "seqs must follow each other";
+            last = seq;
+            (*by_seq)[seq] = {u["node_id"].get<int>(), u["entry_id"].get<std::int64_t>()};
+        }
+    }
+    std::size_t common = 0;
+    for (const auto& [seq, entry] : by_seq_a) {
+        if (!by_seq_b.contains(seq)) continue;
+        ++common;
+        EXPECT_EQ(by_seq_b[seq], entry) << "seq " << seq << " is a different entry on the other instance";
+    }
+    EXPECT_GE(common, 30u);
+}
+
+// A real browser's WebSocket (masked frames, permessage-deflate offered and declined, its own
+// close handshake) against the daemon's hand-written framing, and ?since= recovery from it.
+TEST_F(Flowgate, ChromiumStreamsPingsClosesAndRecoversWithSince) {
+    start_daemon();
+    ChildProcess browser{"/usr/bin/node",
+                         {std::string{FLOWGATE_SOURCE_DIR} + "/tests/e2e/browser/ws_chromium.mjs",
+                          "ws://127.0.0.1:" + std::to_string(port_) + "/ws/community/1/updates", "3"},
+                         dir_.path() / "chromium.out"};
+    ASSERT_EQ(browser.wait(90s), 0) << browser.output();
+    const auto lines = json_lines(browser.output());
+    ASSERT_FALSE(lines.empty()) << browser.output();
+    const auto& r = lines.back();
+    EXPECT_EQ(r["extensions"], "") << "no extension is negotiated (yet)";
+    ASSERT_EQ(r["messages"].size(), 3u);
+    EXPECT_EQ(r["messages"][0]["type"], "TELEMETRY_UPDATE");
+    EXPECT_TRUE(r["pong"].get<bool>());
+    EXPECT_EQ(r["close"]["code"], 1000);
+    EXPECT_TRUE(r["close"]["clean"].get<bool>()) << "the close handshake completed";
+    EXPECT_EQ(r["recovery"]["type"], "RECOVERY");
+    EXPECT_TRUE(r["recovery"]["recovered"].get<bool>()) << r["recovery"].dump();
+    const auto from = r["messages"][1]["seq"].get<std::uint64_t>();
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(r["resumed"][i], from + 1 + i) << "the messages right after since";
 }

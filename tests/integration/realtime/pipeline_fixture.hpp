@@ -18,6 +18,7 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <string>
 #include <thread>
@@ -163,10 +164,14 @@ protected:
         return future;
     }
 
-    /// Publishes event N now (loop thread only).
+    /// Publishes event N now (loop thread only): `{"type":"TEST","i":N,"t":<steady ns>,"pad":"…"}`.
     void publish_now(int i) {
-        publisher_->publish(topic_, "", std::make_shared<const std::string>(R"({"type":"TEST","i":)" + std::to_string(i) + "}"));
+        const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+        publisher_->publish(topic_, "", std::make_shared<const std::string>(R"({"type":"TEST","i":)" + std::to_string(i) +
+                                                                             R"(,"t":)" + std::to_string(t) + R"(,"pad":")" +
+                                                                             std::string(pad_bytes_, 'x') + R"("})"));
     }
+    std::size_t pad_bytes_ = 0;
 
     /// Reads until a data message with seq >= `last_seq`, recording every message.
     static std::vector<Received> read_until_seq(WsTestClient& client, std::uint64_t last_seq,
