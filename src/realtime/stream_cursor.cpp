@@ -21,7 +21,7 @@ OutboundPtr recovery_event(bool recovered, std::string_view reason, std::optiona
     json += std::to_string(replayed);
     json += R"(,"epoch":)";
     append_json_string(json, epoch);
-    json += R"(,"seq":)";
+    json += R"(,"head_seq":)";
     json += std::to_string(head_seq);
     json += '}';
     return OutboundMessage::unsequenced(json, epoch);

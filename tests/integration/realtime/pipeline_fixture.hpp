@@ -50,7 +50,7 @@ inline Received parse_received(const WsEvent& got) {
     Received r;
     r.event = nlohmann::json::parse(got.text);
     r.type = r.event.value("type", "");
-    if (r.event.contains("seq") && r.type != "RECOVERY") r.seq = r.event.at("seq").get<std::uint64_t>();
+    if (r.event.contains("seq")) r.seq = r.event.at("seq").get<std::uint64_t>();
     r.epoch = r.event.value("epoch", "");
     return r;
 }

@@ -78,7 +78,7 @@ TEST(StreamCursor, SinceReplaysExactlyTheMissedMessagesThenTheHeldLiveOnes) {
     const auto recovery = json::parse(out[0]->payload());
     EXPECT_EQ(recovery.at("replayed"), 4);
     EXPECT_EQ(recovery.at("since"), 5);
-    EXPECT_EQ(recovery.at("seq"), 9);
+    EXPECT_EQ(recovery.at("head_seq"), 9);
     EXPECT_EQ(recovery.at("epoch"), epoch);
     EXPECT_EQ(cursor.recovered(), 1u);
 }
