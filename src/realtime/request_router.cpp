@@ -11,17 +11,9 @@ namespace {
 constexpr std::string_view stream_prefix = "/ws/";
 constexpr std::string_view expected_paths = "/ws/community/{id}/updates or /ws/node/{id}/telemetry";
 
-Route respond(unsigned status, std::string_view error) {
-    Route route;
-    route.status = status;
-    route.body = "{\"error\":";
-    append_json_string(route.body, error);
-    route.body += '}';
-    return route;
-}
 
 Route method_not_allowed(std::string_view allow) {
-    auto route = respond(405, "method not allowed");
+    auto route = error_route(405, "method not allowed");
     route.headers.emplace_back("Allow", std::string{allow});
     return route;
 }
@@ -45,6 +37,15 @@ bool parse_id(std::string_view text, std::int64_t& id) {
 
 } // namespace
 
+Route error_route(unsigned status, std::string_view error) {
+    Route route;
+    route.status = status;
+    route.body = "{\"error\":";
+    append_json_string(route.body, error);
+    route.body += '}';
+    return route;
+}
+
 RequestRouter::RequestRouter(TopicExists topic_exists) : topic_exists_{std::move(topic_exists)} {}
 
 Route RequestRouter::route(std::string_view method, std::string_view target, bool websocket_upgrade) const {
@@ -62,7 +63,7 @@ Route RequestRouter::route(std::string_view method, std::string_view target, boo
     if (path.starts_with(stream_prefix)) return route_stream(method, path, query, websocket_upgrade);
     std::string error = "no such path: ";
     error += path;
-    return respond(404, error);
+    return error_route(404, error);
 }
 
 Route RequestRouter::route_stream(std::string_view method, std::string_view path, std::string_view query,
@@ -76,7 +77,7 @@ Route RequestRouter::route_stream(std::string_view method, std::string_view path
         error += path;
         error += "; expected ";
         error += expected_paths;
-        return respond(404, error);
+        return error_route(404, error);
     }
     const auto kind = segments[0] == "community" ? TopicKind::community : TopicKind::node;
     std::int64_t id = 0;
@@ -86,7 +87,7 @@ Route RequestRouter::route_stream(std::string_view method, std::string_view path
         error += " id '";
         error += segments[1];
         error += "': expected a positive integer";
-        return respond(404, error);
+        return error_route(404, error);
     }
     if (method != "GET" && method != "HEAD") return method_not_allowed("GET");
     if (!topic_exists_ || !topic_exists_(kind, id)) {
@@ -94,7 +95,7 @@ Route RequestRouter::route_stream(std::string_view method, std::string_view path
         error += ' ';
         error += std::to_string(id);
         error += " does not exist";
-        return respond(404, error);
+        return error_route(404, error);
     }
     std::optional<std::string_view> since;
     std::optional<std::string_view> epoch;
@@ -111,17 +112,17 @@ Route RequestRouter::route_stream(std::string_view method, std::string_view path
         const auto [end, ec] = since ? std::from_chars(since->data(), since->data() + since->size(), r.seq)
                                      : std::from_chars_result{nullptr, std::errc::invalid_argument};
         if (!since || since->empty() || ec != std::errc{} || end != since->data() + since->size()) {
-            return respond(400, "since must be the seq of the last message received (a non-negative integer), "
+            return error_route(400, "since must be the seq of the last message received (a non-negative integer), "
                                 "given together with its epoch");
         }
         if (!epoch || epoch->empty() || epoch->find_first_not_of("0123456789") != std::string_view::npos) {
-            return respond(400, "epoch must be the epoch of the last message received (digits), given with since");
+            return error_route(400, "epoch must be the epoch of the last message received (digits), given with since");
         }
         r.epoch = std::string{*epoch};
         resume = std::move(r);
     }
     if (!websocket_upgrade) {
-        auto route = respond(426, "this is a WebSocket stream: connect with a WebSocket client");
+        auto route = error_route(426, "this is a WebSocket stream: connect with a WebSocket client");
         route.headers.emplace_back("Upgrade", "websocket");
         return route;
     }

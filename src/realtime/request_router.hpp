@@ -27,6 +27,9 @@ struct Route {
     std::optional<StreamCursor::Resume> resume;
 };
 
+/// A JSON error answer: `{"error": …}` with `status`.
+Route error_route(unsigned status, std::string_view error);
+
 /// Decides, without I/O, how a request is answered: /healthz, the two stream paths (checked
 /// for shape and for existence before any upgrade, with their `since` and `epoch`), 404 for
 /// the rest. Other query parameters are ignored.

@@ -18,7 +18,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include "flowgate/core/json_text.hpp"
 #include "flowgate/realtime/hub.hpp"
 #include "server_state.hpp"
 #include "ws_handshake.hpp"
@@ -57,15 +56,6 @@ std::string describe(const tcp::socket& socket) {
 bool is_disconnect(const beast::error_code& ec) {
     return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
            ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
-}
-
-Route error_route(unsigned status, std::string_view error) {
-    Route route;
-    route.status = status;
-    route.body = "{\"error\":";
-    append_json_string(route.body, error);
-    route.body += '}';
-    return route;
 }
 
 asio::awaitable<beast::error_code> write_response(beast::tcp_stream& stream, const Route& route, unsigned version,
@@ -331,6 +321,7 @@ void WsSession::close_slow(std::size_t bytes) {
 }
 
 void WsSession::enqueue(const OutboundPtr& message, bool counted) {
+    if (closing_) return;  // nothing may follow our close frame
     const auto size = message->frame().size();
     // One message always fits, however big, or it could never be sent.
     if (counted && queued_bytes_ > 0 && queued_bytes_ + size > state_->options.send_queue_bytes) {
@@ -343,6 +334,7 @@ void WsSession::enqueue(const OutboundPtr& message, bool counted) {
 }
 
 void WsSession::enqueue_control(const OutboundPtr& frame) {
+    if (close_sent_) return;
     // Ahead of every data frame not yet started, never inside one.
     const auto first_free = writing_ ? in_flight_ : (front_offset_ > 0 ? 1 : 0);
     queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(std::min(first_free, queue_.size())), {frame, false});

@@ -127,11 +127,7 @@ protected:
 
     template <typename F>
     auto on_loop(F f) -> decltype(f()) {
-        std::packaged_task<decltype(f())()> task{std::move(f)};
-        auto result = task.get_future();
-        boost::asio::post(ioc_, std::move(task));
-        if (result.wait_for(10s) != std::future_status::ready) throw std::runtime_error{"the loop is stuck"};
-        return result.get();
+        return run_on(ioc_, std::move(f));
     }
 
     /// Publishes `count` events `{"type":"TEST","i":N}` to the test's topic from the loop, one

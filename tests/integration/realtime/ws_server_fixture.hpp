@@ -55,6 +55,16 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = 5s) {
     return true;
 }
 
+/// Runs `f` on the thread running `ioc` and returns its result.
+template <typename F>
+auto run_on(boost::asio::io_context& ioc, F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task{std::move(f)};
+    auto result = task.get_future();
+    boost::asio::post(ioc, std::move(task));
+    if (result.wait_for(10s) != std::future_status::ready) throw std::runtime_error{"the loop is stuck"};
+    return result.get();
+}
+
 class WsServerTest : public ::testing::Test {
 protected:
     virtual WsServerOptions server_options() const {
@@ -86,14 +96,9 @@ protected:
         server_.reset();
     }
 
-    /// Runs `f` on the loop thread and returns its result.
     template <typename F>
     auto on_loop(F f) -> decltype(f()) {
-        std::packaged_task<decltype(f())()> task{std::move(f)};
-        auto result = task.get_future();
-        boost::asio::post(ioc_, std::move(task));
-        if (result.wait_for(10s) != std::future_status::ready) throw std::runtime_error{"the loop is stuck"};
-        return result.get();
+        return run_on(ioc_, std::move(f));
     }
 
     std::size_t deliver(const std::string& topic, std::string text) {
