@@ -416,7 +416,9 @@ TEST_F(Flowgate, TwoInstancesOnOneRedisGiveEveryClientEachMessageOnce) {
         std::uint64_t last = 0;
         for (const auto& u : lines) {
             const auto seq = u["seq"].get<std::uint64_t>();
-            if (last != 0) EXPECT_EQ(seq, last + 1) << "seqs must follow each other";
+            if (last != 0) {
+                EXPECT_EQ(seq, last + 1) << "seqs must follow each other";
+            }
             last = seq;
             (*by_seq)[seq] = {u["node_id"].get<int>(), u["entry_id"].get<std::int64_t>()};
         }
