@@ -55,7 +55,7 @@ void StreamCursor::on_live(const OutboundPtr& message, std::vector<OutboundPtr>&
         out.push_back(message);
         return;
     }
-    if (reading_ || wants_catch_up_) {
+    if (!caught_up_ || reading_ || wants_catch_up_) {
         held_bytes_ += message->frame().size();
         held_.push_back(message);
         return;
@@ -97,6 +97,7 @@ void StreamCursor::fail(std::string_view reason, const ReplayResult& result, std
 
 void StreamCursor::on_replay(ReplayResult result, std::vector<OutboundPtr>& out) {
     reading_ = false;
+    caught_up_ = true;
     const auto after = reading_after_;
     if (!result.ok) {
         if (after) {

@@ -67,6 +67,10 @@ private:
     std::size_t held_bytes_ = 0;
     bool wants_catch_up_ = false;
     bool reading_ = false;
+    // Until the first catch-up ends, live messages are held: one may come before the
+    // subscription is confirmed (from a subscription of the topic that is being replaced),
+    // and nothing may pass ahead of the session's RECOVERY event or its starting head.
+    bool caught_up_ = false;
     bool subscribed_ = false;
     std::uint64_t recovered_ = 0;
     std::uint64_t not_recovered_ = 0;

@@ -25,6 +25,7 @@
 
 #include "flowgate/bus/redis_connection.hpp"
 #include "flowgate/bus/redis_publisher.hpp"
+#include "flowgate/bus/redis_reply.hpp"
 #include "flowgate/bus/redis_replay_reader.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
 #include "flowgate/obs/logger.hpp"
@@ -123,6 +124,27 @@ protected:
         config.reconnect_initial = 20ms;
         config.reconnect_max = 250ms;
         return config;
+    }
+
+    /// Drops this test's connection(role) on the Redis side (CLIENT KILL ID): Redis is shared
+    /// by tests running in parallel, so never by type. Returns when Redis has answered.
+    void kill_connection(std::string_view role) {
+        auto killed = std::make_shared<std::promise<std::string>>();
+        auto done = killed->get_future();
+        on_loop([this, killed, name = connection(role).client_name] {
+            admin_->command({"CLIENT", "LIST"}, [this, killed, name](const bus::RedisReply* list) {
+                const auto text = list == nullptr ? std::string_view{} : list->str();
+                const auto at = text.find(" name=" + name + " ");
+                if (at == std::string_view::npos) return killed->set_value(name + " not in CLIENT LIST");
+                const auto line = text.rfind('\n', at) + 1;  // npos + 1 == 0 on the first line
+                const std::string id{text.substr(line + 3, text.find(' ', line) - line - 3)};  // "id=N "
+                admin_->command({"CLIENT", "KILL", "ID", id}, [killed, id](const bus::RedisReply* reply) {
+                    killed->set_value(reply != nullptr && reply->integer() == 1 ? "" : "CLIENT KILL ID " + id + " failed");
+                });
+            });
+        });
+        ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
+        ASSERT_EQ(done.get(), "");
     }
 
     template <typename F>

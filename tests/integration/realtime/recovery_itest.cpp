@@ -145,9 +145,7 @@ TEST_F(PipelineTest, ALostSubscriptionIsCaughtUpFromTheStream) {
     ASSERT_TRUE(flowgate::test::eventually([&] { return on_loop([&] { return hub_->subscribed(topic_); }); }));
     auto flowing = publish_paced(0, 300, 1ms, 7);
     std::this_thread::sleep_for(60ms);
-    on_loop([&] {
-        admin_->command({"CLIENT", "KILL", "TYPE", "pubsub"});
-    });
+    kill_connection("sub");
     ASSERT_EQ(flowing.wait_for(20s), std::future_status::ready);
     for (auto* client : {&a, &b}) {
         const auto got = read_until_seq(*client, 300);
@@ -222,6 +220,11 @@ std::vector<double> read_latencies(std::vector<std::unique_ptr<WsTestClient>>& c
                 }
                 const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
                 const auto r = flowgate::test::parse_received(event);
+                if (!r.event.contains("t")) {
+                    ADD_FAILURE() << "client " << c << " got an event that is not a reading: " << r.event.dump();
+                    ++failures;
+                    return;
+                }
                 per_client[c].push_back(static_cast<double>(now - r.event.at("t").get<std::int64_t>()) / 1e6);
             }
         });

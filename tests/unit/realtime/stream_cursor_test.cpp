@@ -66,6 +66,32 @@ TEST(StreamCursor, NewSessionFollowsFromTheHeadWithoutARecoveryEvent) {
     EXPECT_EQ(seen(out), (Seen{"13"}));
 }
 
+// A message can reach a session before its topic's subscription is confirmed: the hub was
+// still subscribed from before (its last session had just left). It must wait for the
+// catch-up like any other, or it would pass ahead of the RECOVERY event.
+TEST(StreamCursor, LiveMessagesBeforeTheConfirmationWaitForTheFirstCatchUp) {
+    StreamCursor resumed{StreamCursor::Resume{612, epoch}};
+    std::vector<OutboundPtr> out;
+    resumed.on_live(message(613), out);
+    EXPECT_TRUE(out.empty());
+    resumed.on_topic_state(true);
+    EXPECT_EQ(resumed.begin_catch_up(), 612u);
+    resumed.on_live(message(615), out);
+    resumed.on_replay(replay(614, {613, 614}), out);
+    EXPECT_EQ(seen(out), (Seen{"R+", "613", "614", "615"}));
+    EXPECT_EQ(json::parse(out[0]->payload()).at("since"), 612);
+
+    StreamCursor fresh{std::nullopt};
+    out.clear();
+    fresh.on_live(message(20), out);
+    EXPECT_TRUE(out.empty());
+    fresh.on_topic_state(true);
+    EXPECT_EQ(fresh.begin_catch_up(), std::nullopt);
+    fresh.on_replay(replay(20, {}), out);
+    fresh.on_live(message(21), out);
+    EXPECT_EQ(seen(out), (Seen{"21"})) << "a new session starts after the head, with no RECOVERY event";
+}
+
 TEST(StreamCursor, SinceReplaysExactlyTheMissedMessagesThenTheHeldLiveOnes) {
     StreamCursor cursor{StreamCursor::Resume{5, epoch}};
     std::vector<OutboundPtr> out;
