@@ -24,7 +24,7 @@ TEST(TimeFormat, FormatsLikeThingSpeak) {
 }
 
 TEST(TimeFormat, ParsesRecordedCreatedAtValues) {
-    // Values copied from ../shared/thingspeak-samples (files 01, 02, 17).
+    // Values copied from tests/data/thingspeak-samples (files 01, 02, 17).
     auto a = parse_iso8601("2014-02-26T12:42:49-05:00");
     ASSERT_TRUE(a);
     EXPECT_EQ(a->utc, utc(2014, 2, 26, 17, 42, 49));

@@ -1,4 +1,4 @@
-// parse_feed against the recorded ThingSpeak responses in ../shared/thingspeak-samples, and
+// parse_feed against the recorded ThingSpeak responses in tests/data/thingspeak-samples, and
 // against bodies ThingSpeak should never send.
 #include "flowgate/normalize/feed.hpp"
 

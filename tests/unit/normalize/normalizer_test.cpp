@@ -1,4 +1,4 @@
-// Normalizer tables driven by the recorded ThingSpeak responses in ../shared/thingspeak-samples.
+// Normalizer tables driven by the recorded ThingSpeak responses in tests/data/thingspeak-samples.
 #include "flowgate/normalize/normalizer.hpp"
 
 #include <gtest/gtest.h>

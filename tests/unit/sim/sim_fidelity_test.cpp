@@ -1,5 +1,5 @@
 // The simulator's responses have the keys, types and formats of real ThingSpeak responses
-// recorded in ../shared/thingspeak-samples.
+// recorded in tests/data/thingspeak-samples.
 #include <gtest/gtest.h>
 
 #include <map>
