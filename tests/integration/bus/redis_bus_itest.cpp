@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bus_test_support.hpp"
+#include "redis_client_list.hpp"
 #include "flowgate/bus/redis_connection.hpp"
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
@@ -75,10 +76,9 @@ protected:
         std::vector<std::string> ids;
         for (const auto* who : whos) {
             const auto name = test::client_name(who);
-            const auto at = clients->str.find(" name=" + name + " ");
-            ASSERT_NE(at, std::string::npos) << name << " not in\n" << clients->str;
-            const auto line = clients->str.rfind('\n', at) + 1; // npos + 1 == 0 on the first line
-            ids.push_back(clients->str.substr(line + 3, clients->str.find(' ', line) - line - 3));
+            const auto id = flowgate::test::client_id(clients->str, name);
+            ASSERT_TRUE(id) << name << " not in\n" << clients->str;
+            ids.push_back(*id);
         }
         for (const auto& id : ids) {
             const auto killed = test::call(ioc_, admin, {"CLIENT", "KILL", "ID", id});

@@ -31,6 +31,7 @@
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/realtime/hub.hpp"
 #include "flowgate/realtime/ws_server.hpp"
+#include "redis_client_list.hpp"
 #include "redis_feed.hpp"
 #include "ws_server_fixture.hpp"
 #include "ws_test_client.hpp"
@@ -133,12 +134,9 @@ protected:
         auto done = killed->get_future();
         on_loop([this, killed, name = connection(role).client_name] {
             admin_->command({"CLIENT", "LIST"}, [this, killed, name](const bus::RedisReply* list) {
-                const auto text = list == nullptr ? std::string_view{} : list->str();
-                const auto at = text.find(" name=" + name + " ");
-                if (at == std::string_view::npos) return killed->set_value(name + " not in CLIENT LIST");
-                const auto line = text.rfind('\n', at) + 1;  // npos + 1 == 0 on the first line
-                const std::string id{text.substr(line + 3, text.find(' ', line) - line - 3)};  // "id=N "
-                admin_->command({"CLIENT", "KILL", "ID", id}, [killed, id](const bus::RedisReply* reply) {
+                const auto id = test::client_id(list == nullptr ? std::string_view{} : list->str(), name);
+                if (!id) return killed->set_value(name + " not in CLIENT LIST");
+                admin_->command({"CLIENT", "KILL", "ID", *id}, [killed, id = *id](const bus::RedisReply* reply) {
                     killed->set_value(reply != nullptr && reply->integer() == 1 ? "" : "CLIENT KILL ID " + id + " failed");
                 });
             });
