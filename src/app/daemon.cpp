@@ -84,6 +84,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     client_options.base_url = config.thingspeak.base_url;
     client_options.request_timeout = config.thingspeak.request_timeout;
     client_options.max_body_bytes = config.thingspeak.max_body_bytes;
+    client_options.max_connections = config.thingspeak.max_concurrent_polls;
     thingspeak::HttpClient client{ioc, client_options, log.with_component("thingspeak")};
 
     realtime::WsServer ws{ioc, hub,
@@ -105,7 +106,8 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         return 1;
     }
 
-    sources::ThingSpeakSource source{ioc, client, ingest, log.with_component("poller"), devices};
+    sources::ThingSpeakSource source{ioc, client, ingest, log.with_component("poller"), devices,
+                                     sources::ThingSpeakSourceOptions::from(config.thingspeak, client.host())};
     publisher.start();
     subscriber.start();
     replay_reader.start();
@@ -130,6 +132,10 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
             const auto c = ws.stats();
             log.info("progress", {{"polls", s.polls},
                                   {"failed_polls", s.failed_polls},
+                                  {"polls_due", s.polls_due},
+                                  {"polls_delayed_by_budget", s.delayed_by_budget},
+                                  {"devices_backing_off", s.backing_off},
+                                  {"breaker", to_string(s.breaker)},
                                   {"entries_stored", w.entries_stored},
                                   {"errors", s.errors},
                                   {"queue_depth", w.queue_depth},

@@ -256,6 +256,14 @@ const std::vector<Key>& keys() {
         thingspeak("base_url", &ThingSpeakConfig::base_url, url({"http://", "https://"}, true)),
         thingspeak("request_timeout", &ThingSpeakConfig::request_timeout, duration(1ms, 5min)),
         thingspeak("max_body_bytes", &ThingSpeakConfig::max_body_bytes, integer(kib, kib * kib * kib)),
+        thingspeak("max_concurrent_polls", &ThingSpeakConfig::max_concurrent_polls, integer(1, 256)),
+        thingspeak("budget_per_minute", &ThingSpeakConfig::budget_per_minute, integer(1, 60'000)),
+        thingspeak("budget_burst", &ThingSpeakConfig::budget_burst, integer(1, 10'000)),
+        thingspeak("breaker_failures", &ThingSpeakConfig::breaker_failures, integer(1, 1'000)),
+        thingspeak("breaker_cool_down", &ThingSpeakConfig::breaker_cool_down, duration(1s, 1h)),
+        thingspeak("breaker_max_cool_down", &ThingSpeakConfig::breaker_max_cool_down, duration(1s, 24h)),
+        thingspeak("backoff_max", &ThingSpeakConfig::backoff_max, duration(1s, 24h)),
+        thingspeak("priority_step", &ThingSpeakConfig::priority_step, duration(1s, 1h)),
         http("listen", &HttpConfig::listen, host_port()),
         http("max_ws_message_bytes", &HttpConfig::max_ws_message_bytes, integer(128, 16 * kib * kib)),
         http("ws_send_queue_bytes", &HttpConfig::ws_send_queue_bytes, integer(4 * kib, kib * kib * kib)),
@@ -413,6 +421,11 @@ Config parse_config(std::string_view toml_text, std::string_view source_name, co
         problems.in_file("database.batch_size (" + std::to_string(config.database.batch_size) +
                          ") must not exceed database.writer_queue (" +
                          std::to_string(config.database.writer_queue) + ")");
+    }
+    if (problems.empty() && config.thingspeak.breaker_max_cool_down < config.thingspeak.breaker_cool_down) {
+        problems.in_file("thingspeak.breaker_max_cool_down (" + format_duration(config.thingspeak.breaker_max_cool_down) +
+                         ") must be at least thingspeak.breaker_cool_down (" +
+                         format_duration(config.thingspeak.breaker_cool_down) + ")");
     }
     problems.throw_if_any();
     return config;

@@ -3,6 +3,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "flowgate/config/config.hpp"
+#include "flowgate/resilience/jittered_backoff.hpp"
+#include "flowgate/sched/poll_scheduler.hpp"
 #include "flowgate/sources/thingspeak_poll.hpp"
 #include "flowgate/thingspeak/http_client.hpp"
 
@@ -10,15 +17,55 @@ namespace flowgate::sources {
 
 namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using resilience::BreakerState;
+
+namespace {
+
+/// What log lines call a key: the host for public channels, else a hash that tells keys
+/// apart without revealing them.
+std::string key_id(const std::optional<std::string>& key, const std::string& host) {
+    if (!key) return host;
+    std::uint32_t h = 2166136261u; // FNV-1a
+    for (const unsigned char c : *key) h = (h ^ c) * 16777619u;
+    char out[16];
+    std::snprintf(out, sizeof out, "key-%08x", h);
+    return out;
+}
+
+} // namespace
+
+ThingSpeakSourceOptions ThingSpeakSourceOptions::from(const config::ThingSpeakConfig& ts, std::string host) {
+    ThingSpeakSourceOptions o;
+    o.host = std::move(host);
+    o.max_concurrent_polls = ts.max_concurrent_polls;
+    o.budget.rate = static_cast<double>(ts.budget_per_minute) / 60.0;
+    o.budget.burst = static_cast<double>(ts.budget_burst);
+    o.budget.min_rate = std::min(o.budget.rate, 1.0 / 60.0);
+    o.breaker.failure_threshold = static_cast<unsigned>(ts.breaker_failures);
+    o.breaker.cool_down = ts.breaker_cool_down;
+    o.breaker.max_cool_down = ts.breaker_max_cool_down;
+    o.backoff_max = ts.backoff_max;
+    o.priority_step = ts.priority_step;
+    return o;
+}
 
 struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
+    struct Budget {
+        std::string id;
+        resilience::TokenBucket bucket;
+    };
+
     struct Device {
-        Device(ThingSpeakDevice device, asio::io_context& ioc) : poll{std::move(device)}, timer{ioc} {}
+        Device(ThingSpeakDevice device, Budget& b, milliseconds backoff_max)
+            : poll{std::move(device)}, budget{b},
+              backoff{std::chrono::duration_cast<milliseconds>(poll.device().polling_interval), backoff_max} {}
 
         ThingSpeakPoll poll;
-        asio::steady_timer timer;
-        SteadyClock::time_point started{};
-        bool failing = false;
+        Budget& budget;
+        resilience::JitteredBackoff backoff;
+        int priority = 5;
+        bool waiting_for_budget = false;
         std::string last_failure; ///< the failure already logged at warn while failing
     };
 
@@ -26,34 +73,90 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     thingspeak::HttpClient& client;
     TelemetrySink& sink;
     obs::Logger log;
+    ThingSpeakSourceOptions options;
+    std::map<std::string, Budget> budgets; ///< by key, or by host for public channels
     std::vector<std::unique_ptr<Device>> devices;
+    sched::PollScheduler scheduler;
+    resilience::CircuitBreaker breaker;
+    asio::steady_timer timer;
+    std::mt19937_64 random{std::random_device{}()};
     Stats stats;
     bool stopped = false;
     bool warned_queue_full = false;
 
-    Impl(asio::io_context& io, thingspeak::HttpClient& c, TelemetrySink& s, obs::Logger l)
-        : ioc{io}, client{c}, sink{s}, log{std::move(l)} {}
+    Impl(asio::io_context& io, thingspeak::HttpClient& c, TelemetrySink& s, obs::Logger l, ThingSpeakSourceOptions o)
+        : ioc{io}, client{c}, sink{s}, log{std::move(l)}, options{std::move(o)}, scheduler{options.priority_step},
+          breaker{options.breaker}, timer{io} {}
 
-    void schedule(Device& d, SteadyClock::time_point at) {
-        d.timer.expires_at(at);
-        d.timer.async_wait([self = shared_from_this(), &d](const boost::system::error_code& ec) {
-            if (!ec && !self->stopped) self->poll(d);
+    Budget& budget_for(const std::optional<std::string>& key) {
+        const auto name = key.value_or(std::string{});
+        auto it = budgets.find(name);
+        if (it == budgets.end()) {
+            it = budgets.emplace(name, Budget{key_id(key, options.host), {options.budget, SteadyClock::now()}}).first;
+        }
+        return it->second;
+    }
+
+    /// Sends every poll that is due and allowed, then sleeps until something can change.
+    void pump() {
+        if (stopped) return;
+        const auto now = SteadyClock::now();
+        std::vector<sched::PollScheduler::Entry> deferred;
+        std::optional<SteadyClock::time_point> budget_wake;
+        while (stats.polls_in_flight < options.max_concurrent_polls && breaker.would_allow(now)) {
+            auto entry = scheduler.pop_ready(now);
+            if (!entry) break;
+            auto& d = *devices[entry->device];
+            if (!d.budget.bucket.try_take(now)) {
+                if (!d.waiting_for_budget) ++stats.delayed_by_budget;
+                d.waiting_for_budget = true;
+                const auto at = d.budget.bucket.next_token_at(now);
+                budget_wake = budget_wake ? std::min(*budget_wake, at) : at;
+                deferred.push_back(*entry);
+                continue;
+            }
+            d.waiting_for_budget = false;
+            const auto was = breaker.state();
+            breaker.allow(now);
+            if (was != breaker.state()) {
+                log.info("circuit breaker half-open: sending one probe request",
+                         {{"host", options.host}, {"device_id", d.poll.device().device_id}});
+            }
+            poll(entry->device);
+        }
+        for (const auto& entry : deferred) scheduler.restore(entry);
+        stats.polls_due = scheduler.ready();
+
+        std::optional<SteadyClock::time_point> wake = scheduler.next_due();
+        const auto earliest = [&wake](SteadyClock::time_point at) { wake = wake ? std::min(*wake, at) : at; };
+        if (budget_wake) earliest(*budget_wake);
+        if (scheduler.ready() > 0 && breaker.state() == BreakerState::open) earliest(breaker.reopens_at());
+        // With every slot busy, or the probe in flight, a completion pumps again.
+        if (!wake) return;
+        timer.expires_at(*wake);
+        timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec) self->pump();
         });
     }
 
-    void poll(Device& d) {
-        d.started = SteadyClock::now();
+    void poll(std::size_t index) {
         ++stats.polls;
-        client.get(d.poll.target(), [self = shared_from_this(), &d](thingspeak::FetchResult result) {
-            if (!self->stopped) self->on_result(d, std::move(result));
+        ++stats.polls_in_flight;
+        client.get(devices[index]->poll.target(), [self = shared_from_this(), index](thingspeak::FetchResult result) {
+            --self->stats.polls_in_flight;
+            if (self->stopped) return;
+            self->on_result(index, std::move(result));
+            self->pump();
         });
     }
 
-    void on_result(Device& d, thingspeak::FetchResult result) {
+    void on_result(std::size_t index, thingspeak::FetchResult result) {
+        auto& d = *devices[index];
         const auto& dev = d.poll.device();
-        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-        auto outcome = d.poll.on_response(result, now);
+        const auto now = SteadyClock::now();
+        update_source_state(d, result, now);
 
+        auto outcome = d.poll.on_response(result, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
         if (outcome.new_epoch) {
             log.warn("channel entry ids went backwards: it was cleared, reading it as a new epoch",
                      {{"device_id", dev.device_id}, {"channel_id", dev.channel_id}, {"epoch", d.poll.cursor().channel_epoch}});
@@ -74,11 +177,90 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         d.poll.commit(outcome, accepted);
         if (d.poll.cursor() != before) sink.submit_cursor(dev.device_id, d.poll.cursor());
         stats.entries += accepted;
+        report_errors(d, outcome);
 
+        auto next = now + next_interval(dev.polling_interval);
+        if (!outcome.fetched) {
+            ++stats.failed_polls;
+            // The device's own failures back off; the server's are the breaker's business, and
+            // its devices resume their interval as soon as it closes.
+            if (!result.source_failure() && result.error != thingspeak::FetchErrorKind::cancelled) {
+                if (d.backoff.failures() == 0) ++stats.backing_off;
+                const auto delay = d.backoff.next(random);
+                next = now + delay;
+                log.info("device backing off", {{"device_id", dev.device_id},
+                                                 {"channel_id", dev.channel_id},
+                                                 {"failures", d.backoff.failures()},
+                                                 {"retry_in_ms", delay.count()}});
+            }
+        } else {
+            if (!d.last_failure.empty()) {
+                log.info("channel answers again", {{"device_id", dev.device_id}, {"channel_id", dev.channel_id}});
+            }
+            if (d.backoff.failures() > 0) --stats.backing_off;
+            d.backoff.reset();
+            d.last_failure.clear();
+        }
+        log.debug("polled", {{"device_id", dev.device_id},
+                             {"channel_id", dev.channel_id},
+                             {"new_entries", accepted},
+                             {"elapsed_ms", result.elapsed.count()}});
+        scheduler.add(index, d.priority, next);
+    }
+
+    milliseconds next_interval(std::chrono::seconds interval) {
+        const auto base = std::chrono::duration_cast<milliseconds>(interval);
+        std::uniform_int_distribution<std::int64_t> pick{0, static_cast<std::int64_t>(base.count() * options.jitter)};
+        return base + milliseconds{pick(random)};
+    }
+
+    /// Feeds the answer to the host's breaker and the key's budget, and logs their changes.
+    void update_source_state(Device& d, const thingspeak::FetchResult& result, SteadyClock::time_point now) {
+        if (result.error == thingspeak::FetchErrorKind::cancelled) {
+            breaker.on_abandoned();
+            return;
+        }
+        const auto was = breaker.state();
+        if (result.source_failure()) {
+            breaker.on_failure(now);
+        } else {
+            breaker.on_success();
+        }
+        if (breaker.state() != was) {
+            if (breaker.state() == BreakerState::open) {
+                log.warn("circuit breaker opened: no requests to the host until the cool-down passed",
+                         {{"host", options.host},
+                          {"failures", breaker.consecutive_failures()},
+                          {"cool_down_ms", breaker.cool_down().count()},
+                          {"last_error", result.error == thingspeak::FetchErrorKind::none
+                                             ? "HTTP " + std::to_string(result.status)
+                                             : std::string{to_string(result.error)}}});
+            } else if (breaker.state() == BreakerState::closed) {
+                log.info("circuit breaker closed: the host answers again", {{"host", options.host}});
+            }
+        }
+        stats.breaker = breaker.state();
+
+        auto& bucket = d.budget.bucket;
+        if (result.throttled()) {
+            const auto rate = bucket.rate();
+            bucket.on_throttled(now, result.retry_after);
+            // At its floor, a rate that did not change is not news.
+            if (bucket.rate() != rate || result.retry_after) log.warn("budget tightened", {{"key_id", d.budget.id},
+                                          {"http_status", result.status},
+                                          {"requests_per_minute", bucket.rate() * 60},
+                                          {"retry_after_s", result.retry_after ? result.retry_after->count() : 0}});
+        } else if (result.error == thingspeak::FetchErrorKind::none && bucket.on_success()) {
+            log.info("budget recovered", {{"key_id", d.budget.id}, {"requests_per_minute", bucket.rate() * 60}});
+        }
+    }
+
+    void report_errors(Device& d, PollOutcome& outcome) {
+        const auto& dev = d.poll.device();
         for (auto& error : outcome.errors) {
             // A channel that keeps failing the same way is logged once at warn, then at debug
             // until it recovers; every failure is still a telemetry_errors row.
-            const bool repeated = !outcome.fetched && d.failing && error.message == d.last_failure;
+            const bool repeated = !outcome.fetched && error.message == d.last_failure;
             if (!outcome.fetched) d.last_failure = error.message;
             ++stats.errors;
             if (repeated) {
@@ -101,29 +283,18 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             }
             sink.submit_error(std::move(error));
         }
-        if (!outcome.fetched) {
-            ++stats.failed_polls;
-            d.failing = true;
-        } else {
-            if (d.failing) log.info("channel answers again", {{"device_id", dev.device_id}, {"channel_id", dev.channel_id}});
-            d.failing = false;
-        }
-        log.debug("polled", {{"device_id", dev.device_id},
-                             {"channel_id", dev.channel_id},
-                             {"new_entries", accepted},
-                             {"elapsed_ms", result.elapsed.count()}});
-
-        // The next poll is one interval after this one started, not after it ended.
-        const auto next = std::max(d.started + dev.polling_interval, SteadyClock::now());
-        schedule(d, next);
     }
 };
 
 ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient& client, TelemetrySink& sink,
-                                   obs::Logger log, std::vector<ThingSpeakDevice> devices)
-    : impl_{std::make_shared<Impl>(ioc, client, sink, std::move(log))} {
+                                   obs::Logger log, std::vector<ThingSpeakDevice> devices,
+                                   ThingSpeakSourceOptions options)
+    : impl_{std::make_shared<Impl>(ioc, client, sink, std::move(log), std::move(options))} {
     for (auto& device : devices) {
-        impl_->devices.push_back(std::make_unique<Impl::Device>(std::move(device), ioc));
+        auto& budget = impl_->budget_for(device.read_api_key);
+        const auto priority = sched::poll_priority(device.category, device.priority, false);
+        impl_->devices.push_back(std::make_unique<Impl::Device>(std::move(device), budget, impl_->options.backoff_max));
+        impl_->devices.back()->priority = priority;
     }
 }
 
@@ -131,16 +302,22 @@ ThingSpeakSource::~ThingSpeakSource() { stop(); }
 
 void ThingSpeakSource::start() {
     const auto now = SteadyClock::now();
-    const auto n = std::max<std::size_t>(1, impl_->devices.size());
-    for (std::size_t i = 0; i < impl_->devices.size(); ++i) {
-        impl_->schedule(*impl_->devices[i], now + std::chrono::milliseconds{static_cast<std::int64_t>(1000 * i / n)});
+    const auto n = impl_->devices.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& d = *impl_->devices[i];
+        const auto interval = std::chrono::duration_cast<milliseconds>(d.poll.device().polling_interval);
+        impl_->scheduler.add(i, d.priority, sched::PollScheduler::spread(now, interval, i, n));
     }
-    impl_->log.info("polling ThingSpeak devices", {{"devices", impl_->devices.size()}});
+    impl_->log.info("polling ThingSpeak devices", {{"devices", n},
+                                                   {"api_keys", impl_->budgets.size()},
+                                                   {"max_concurrent_polls", impl_->options.max_concurrent_polls},
+                                                   {"budget_per_minute", impl_->options.budget.rate * 60}});
+    impl_->pump();
 }
 
 void ThingSpeakSource::stop() {
     impl_->stopped = true;
-    for (auto& d : impl_->devices) d->timer.cancel();
+    impl_->timer.cancel();
 }
 
 ThingSpeakSource::Stats ThingSpeakSource::stats() const { return impl_->stats; }

@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <charconv>
 #include <deque>
 #include <set>
 #include <stdexcept>
@@ -100,6 +101,18 @@ std::string_view to_string(FetchErrorKind kind) {
     case FetchErrorKind::cancelled: return "cancelled";
     }
     return "network";
+}
+
+bool FetchResult::source_failure() const {
+    switch (error) {
+    case FetchErrorKind::none: return throttled();
+    case FetchErrorKind::network:
+    case FetchErrorKind::timeout:
+    case FetchErrorKind::tls: return true;
+    case FetchErrorKind::bad_response:
+    case FetchErrorKind::cancelled: return false;
+    }
+    return false;
 }
 
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
@@ -248,6 +261,12 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
         keep_alive = res.keep_alive();
         result.status = res.result_int();
         result.body = std::move(res.body());
+        if (const auto retry = res.find(http::field::retry_after); retry != res.end()) {
+            const auto text = retry->value();
+            unsigned seconds = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+            if (ec == std::errc{} && end == text.data() + text.size()) result.retry_after = std::chrono::seconds{seconds};
+        }
         co_return result;
     }
 
@@ -275,6 +294,8 @@ void HttpClient::get(std::string target, Callback done) {
 }
 
 void HttpClient::stop() { impl_->stop(); }
+
+const std::string& HttpClient::host() const { return impl_->origin.host_header; }
 
 std::size_t HttpClient::connections_opened() const { return impl_->opened; }
 

@@ -77,6 +77,9 @@ protected:
         std::ofstream{dir_.path() / "flowgate.toml"} << "[log]\nlevel = \"debug\"\nformat = \"json\"\n"
                                                      << "[thingspeak]\nbase_url = \"http://127.0.0.1:" << sim_port_
                                                      << "\"\nrequest_timeout = \"3s\"\n"
+                                                     // 8 devices every 2 s; the outage test shortens the breaker.
+                                                     << "budget_per_minute = 6000\nbreaker_failures = 3\n"
+                                                     << "breaker_cool_down = \"2s\"\nbreaker_max_cool_down = \"4s\"\n"
                                                      << "[database]\nbatch_interval = \"50ms\"\n"
                                                      << "[http]\nlisten = \"127.0.0.1:0\"\n";
         ChildProcess migrate{FLOWGATE_BINARY, {"migrate", "--config", path("flowgate.toml")}, dir_.path() / "migrate.log", env()};
@@ -142,6 +145,14 @@ protected:
         if (!reachable) {
             txn.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " + txn.quote(name));
         }
+    }
+
+    /// Requests the simulator answered since the last call (it resets the counts).
+    json sim_requests() {
+        auto res = HttpClient{"127.0.0.1", sim_port_}.get("/_sim/stats");
+        EXPECT_EQ(res.status, 200u) << res.body;
+        EXPECT_EQ(HttpClient("127.0.0.1", sim_port_).request("POST", "/_sim/stats", "{}").status, 200u);
+        return json::parse(res.body);
     }
 
     void sim_control(const std::string& target, const std::string& body) {
@@ -317,6 +328,54 @@ TEST_F(Flowgate, HostileSourcesBecomeErrorRowsNotCrashesAndKeysStayOutOfLogs) {
     for (std::string line; std::getline(lines, line); ++n) EXPECT_TRUE(json::accept(line)) << line;
     EXPECT_GT(n, 5);
     EXPECT_NE(log.find("\"stage\":\"auth\""), std::string::npos);
+    // A wrong key, an unknown channel and a body that does not parse are failures of the
+    // devices, not of the server: those devices back off, the healthy ones keep their interval.
+    std::set<int> backing_off;
+    for (const auto& line : json_lines(log)) {
+        if (line["msg"] == "device backing off") backing_off.insert(line["device_id"].get<int>());
+    }
+    EXPECT_EQ(backing_off, (std::set<int>{3, 6, 7, 8}));
+}
+
+// The issue's failure: with the simulator answering 503 the daemon kept sending as many
+// requests as when healthy. Now three failures open the breaker, one probe goes per cool-down
+// (2 s, then 4 s), and polling resumes when the source answers again.
+TEST_F(Flowgate, ASourceOutageOpensTheBreakerInsteadOfHammeringTheSource) {
+    start_daemon();
+    const auto stored = [&] { return query("SELECT count(*) FROM telemetry_readings")[0][0].as<int>(); };
+    ASSERT_TRUE(eventually([&] { return stored() > 0; }, 20s)) << daemon_->output();
+    sim_requests();
+    std::this_thread::sleep_for(10s);
+    const int healthy = sim_requests()["total"]["requests"].get<int>();
+
+    sim_control("/_sim/faults", R"({"outage":"503"})");
+    std::this_thread::sleep_for(20s);
+    const auto during = sim_requests()["total"];
+    const int outage = during["requests"].get<int>();
+    sim_control("/_sim/faults", R"({"clear":true})");
+    const int before = stored();
+    ASSERT_TRUE(eventually([&] { return stored() > before; }, 15s)) << "polling did not resume";
+
+    std::cout << "requests in 10 s healthy: " << healthy << "; in 20 s of 503: " << outage << "\n";
+    EXPECT_GT(healthy, 20) << "8 devices every 2 s";
+    // Before it opened: 3 failures plus the other polls in flight (4 at most); then at most one
+    // probe per cool-down of at least 2 s.
+    EXPECT_LE(outage, 3 + 4 + 10) << during.dump();
+    EXPECT_GE(outage, 3 + 3) << "probes must keep going: " << during.dump();
+
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    const auto log = daemon_->output();
+    const auto host = "127.0.0.1:" + std::to_string(sim_port_);
+    bool opened = false, closed = false;
+    for (const auto& line : json_lines(log)) {
+        if (line.value("host", "") != host) continue;
+        opened |= line["msg"] == "circuit breaker opened: no requests to the host until the cool-down passed" &&
+                  line["failures"] == 3;
+        closed |= line["msg"] == "circuit breaker closed: the host answers again";
+    }
+    EXPECT_TRUE(opened) << tail(log);
+    EXPECT_TRUE(closed) << tail(log);
+    EXPECT_NE(log.find("\"budget tightened\""), std::string::npos) << "503s tighten the budget";
 }
 
 TEST_F(Flowgate, UnknownStreamsAreRefusedBeforeTheUpgrade) {

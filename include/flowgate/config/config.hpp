@@ -69,6 +69,30 @@ struct ThingSpeakConfig {
     /// Largest response body accepted; a bigger one is an error, not a truncation.
     /// 1024..1073741824, default 8388608 (8 MiB).
     std::size_t max_body_bytes = 8 * 1024 * 1024;
+    /// Polls in flight at once, which is also the number of connections kept to the server.
+    /// A poll waiting for its turn is not yet timed. 1..256, default 4.
+    std::size_t max_concurrent_polls = 4;
+    /// Requests per minute per API key (a public channel's key is the server itself): our
+    /// politeness budget. Halved on every 429 or 5xx, recovering step by step. 1..60000,
+    /// default 120.
+    std::size_t budget_per_minute = 120;
+    /// Requests per key that may go at once after a quiet spell. 1..10000, default 10.
+    std::size_t budget_burst = 10;
+    /// Consecutive failures of the server (no answer, 5xx, 429) that open its circuit
+    /// breaker: no request leaves until the cool-down passed and one probe succeeded.
+    /// 1..1000, default 5.
+    std::size_t breaker_failures = 5;
+    /// How long the breaker stays open before its probe; doubled by every failed probe.
+    /// 1s..1h, default 30s.
+    std::chrono::milliseconds breaker_cool_down{30'000};
+    /// Longest cool-down. 1s..24h and at least breaker_cool_down, default 5m.
+    std::chrono::milliseconds breaker_max_cool_down{300'000};
+    /// A device whose own reads fail (wrong key, unknown channel) is retried after a random
+    /// delay up to interval * 2^failures, capped by this. 1s..24h, default 10m.
+    std::chrono::milliseconds backoff_max{600'000};
+    /// When the budget cannot poll every device that is due, each priority level below 1
+    /// waits this much longer than the level above it. 1s..1h, default 30s.
+    std::chrono::milliseconds priority_step{30'000};
 
     friend bool operator==(const ThingSpeakConfig&, const ThingSpeakConfig&) = default;
 };

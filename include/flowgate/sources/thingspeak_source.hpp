@@ -1,15 +1,23 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/registry/device.hpp"
+#include "flowgate/resilience/circuit_breaker.hpp"
+#include "flowgate/resilience/token_bucket.hpp"
 #include "flowgate/sources/telemetry_sink.hpp"
 
 namespace boost::asio {
 class io_context;
+}
+
+namespace flowgate::config {
+struct ThingSpeakConfig;
 }
 
 namespace flowgate::thingspeak {
@@ -18,8 +26,28 @@ class HttpClient;
 
 namespace flowgate::sources {
 
-/// Polls every ThingSpeak device on its own interval (a timer per device) through the shared
-/// HTTP client, and hands new entries and errors to the sink. All on the event loop.
+struct ThingSpeakSourceOptions {
+    /// Host of the server, for log lines and as the budget key of public channels.
+    std::string host = "api.thingspeak.com";
+    /// Polls in flight at once; the HTTP client should keep as many connections.
+    std::size_t max_concurrent_polls = 4;
+    /// The budget of each API key.
+    resilience::TokenBucketOptions budget;
+    resilience::CircuitBreakerOptions breaker;
+    std::chrono::milliseconds backoff_max{600'000};
+    std::chrono::milliseconds priority_step{30'000};
+    /// The next poll is due one interval after the last one completed, plus up to this
+    /// fraction of the interval, so devices started together drift apart.
+    double jitter = 0.05;
+
+    static ThingSpeakSourceOptions from(const config::ThingSpeakConfig& thingspeak, std::string host);
+};
+
+/// Polls ThingSpeak devices through the shared HTTP client and hands new entries and errors
+/// to the sink, all on the event loop with one timer. What to poll when is decided by
+/// sans-io parts: the PollScheduler (due time and priority), a TokenBucket per API key, the
+/// host's CircuitBreaker and a JitteredBackoff per device; this class only runs them and
+/// logs their state changes.
 class ThingSpeakSource {
 public:
     struct Stats {
@@ -27,15 +55,23 @@ public:
         std::uint64_t failed_polls = 0;
         std::uint64_t entries = 0;
         std::uint64_t errors = 0;
+        /// Times a due device had to wait for its key's budget.
+        std::uint64_t delayed_by_budget = 0;
+        /// Devices due and waiting (budget, breaker or a free slot) right now.
+        std::size_t polls_due = 0;
+        std::size_t polls_in_flight = 0;
+        /// Devices retried with back-off right now.
+        std::size_t backing_off = 0;
+        resilience::BreakerState breaker = resilience::BreakerState::closed;
     };
 
     ThingSpeakSource(boost::asio::io_context& ioc, thingspeak::HttpClient& client, TelemetrySink& sink, obs::Logger log,
-                     std::vector<ThingSpeakDevice> devices);
+                     std::vector<ThingSpeakDevice> devices, ThingSpeakSourceOptions options);
     ~ThingSpeakSource();
 
-    /// Starts polling; devices are staggered over the first second so they don't fire at once.
+    /// Starts polling; first polls are spread over each device's interval.
     void start();
-    /// Cancels every timer. Requests in flight complete into nothing once the client stops.
+    /// Stops the timer. Requests in flight complete into nothing once the client stops.
     void stop();
 
     Stats stats() const;

@@ -51,6 +51,9 @@ public:
     /// never called, so their owners may be destroyed right after.
     void stop();
 
+    /// "host" or "host:port" of the server, as sent in the Host header.
+    const std::string& host() const;
+
     /// Connections opened so far (reuse shows as fewer connections than requests).
     std::size_t connections_opened() const;
 

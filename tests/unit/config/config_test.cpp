@@ -175,7 +175,7 @@ TEST(ConfigExample, ExampleFileSetsEveryKeyInItsSection) {
 
 TEST(ConfigKeys, EnvironmentNamesAreDerivedFromTheKeys) {
     const auto keys = config_keys();
-    EXPECT_EQ(keys.size(), 17u);
+    EXPECT_EQ(keys.size(), 25u);
     for (const auto& key : keys) {
         std::string expected = "FLOWGATE_" + key.name;
         std::replace(expected.begin(), expected.end(), '.', '_');
@@ -251,7 +251,8 @@ TEST(ConfigEnvironment, BadVariableIsNamedInTheError) {
 TEST(ConfigErrors, UnknownKeyIsNamedWithItsLine) {
     EXPECT_EQ(problem_of("[thingspeak]\nrequest_timeout = \"5s\"\nbse_url = \"http://x\"\n"),
               "flowgate.toml:3:1: unknown key 'thingspeak.bse_url'; [thingspeak] has base_url, "
-              "request_timeout, max_body_bytes");
+              "request_timeout, max_body_bytes, max_concurrent_polls, budget_per_minute, budget_burst, "
+              "breaker_failures, breaker_cool_down, breaker_max_cool_down, backoff_max, priority_step");
 }
 
 TEST(ConfigErrors, UnknownSectionIsNamedWithItsLine) {
@@ -314,6 +315,14 @@ TEST(ConfigErrors, OutOfRangeValuesAreErrors) {
              "log.level = \"INFO\"",
              "log.level = \"off\"",
              "log.format = \"yaml\"",
+             "thingspeak.max_concurrent_polls = 0",
+             "thingspeak.max_concurrent_polls = 257",
+             "thingspeak.budget_per_minute = 0",
+             "thingspeak.budget_burst = 0",
+             "thingspeak.breaker_failures = 0",
+             "thingspeak.breaker_cool_down = \"500ms\"",
+             "thingspeak.backoff_max = \"25h\"",
+             "thingspeak.priority_step = \"2h\"",
          }) {
         SCOPED_TRACE(toml);
         const auto key = std::string{toml}.substr(0, std::string{toml}.find(' '));
@@ -337,6 +346,11 @@ TEST(ConfigErrors, TheLargestAndSmallestValuesAreAccepted) {
 TEST(ConfigErrors, BatchLargerThanTheQueueIsAnError) {
     EXPECT_EQ(problem_of("[database]\nwriter_queue = 100\nbatch_size = 500\n"),
               "flowgate.toml: database.batch_size (500) must not exceed database.writer_queue (100)");
+}
+
+TEST(ConfigErrors, MaxCoolDownShorterThanTheCoolDownIsAnError) {
+    EXPECT_EQ(problem_of("[thingspeak]\nbreaker_cool_down = \"2m\"\nbreaker_max_cool_down = \"1m\"\n"),
+              "flowgate.toml: thingspeak.breaker_max_cool_down (1m) must be at least thingspeak.breaker_cool_down (2m)");
 }
 
 TEST(ConfigErrors, BadUrlSchemesAreErrors) {
