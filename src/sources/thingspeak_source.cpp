@@ -66,6 +66,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         resilience::JitteredBackoff backoff;
         int priority = 5;
         bool waiting_for_budget = false;
+        bool timed_out = false; ///< its last poll ran into the request timeout
         std::string last_failure; ///< the failure already logged at warn while failing
     };
 
@@ -79,8 +80,10 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     sched::PollScheduler scheduler;
     resilience::CircuitBreaker breaker;
     asio::steady_timer timer;
+    std::optional<SteadyClock::time_point> armed_at; ///< when the pending wait of `timer` ends
     std::mt19937_64 random{std::random_device{}()};
     Stats stats;
+    std::size_t timed_out_in_flight = 0;
     bool stopped = false;
     bool warned_queue_full = false;
 
@@ -101,12 +104,20 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     void pump() {
         if (stopped) return;
         const auto now = SteadyClock::now();
+        // Even when nothing may be sent, so that the wake-up below is in the future.
+        scheduler.promote(now);
         std::vector<sched::PollScheduler::Entry> deferred;
         std::optional<SteadyClock::time_point> budget_wake;
         while (stats.polls_in_flight < options.max_concurrent_polls && breaker.would_allow(now)) {
             auto entry = scheduler.pop_ready(now);
             if (!entry) break;
             auto& d = *devices[entry->device];
+            // Devices whose last poll timed out may hold half the slots: a few hung channels
+            // must not keep the healthy ones waiting.
+            if (d.timed_out && timed_out_in_flight >= std::max<std::size_t>(1, options.max_concurrent_polls / 2)) {
+                deferred.push_back(*entry);
+                continue;
+            }
             if (!d.budget.bucket.try_take(now)) {
                 if (!d.waiting_for_budget) ++stats.delayed_by_budget;
                 d.waiting_for_budget = true;
@@ -132,18 +143,27 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         if (budget_wake) earliest(*budget_wake);
         if (scheduler.ready() > 0 && breaker.state() == BreakerState::open) earliest(breaker.reopens_at());
         // With every slot busy, or the probe in flight, a completion pumps again.
-        if (!wake) return;
+        // Re-arming costs a syscall and a cancelled wait: an earlier wake-up already pending
+        // does as well, since it pumps and arms again.
+        if (!wake || (armed_at && *armed_at <= *wake)) return;
+        armed_at = *wake;
         timer.expires_at(*wake);
         timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-            if (!ec) self->pump();
+            if (ec) return;
+            self->armed_at.reset();
+            self->pump();
         });
     }
 
     void poll(std::size_t index) {
         ++stats.polls;
         ++stats.polls_in_flight;
-        client.get(devices[index]->poll.target(), [self = shared_from_this(), index](thingspeak::FetchResult result) {
+        const bool timed_out = devices[index]->timed_out;
+        timed_out_in_flight += timed_out;
+        client.get(devices[index]->poll.target(), [self = shared_from_this(), index, timed_out](thingspeak::FetchResult result) {
             --self->stats.polls_in_flight;
+            self->timed_out_in_flight -= timed_out;
+            self->devices[index]->timed_out = result.error == thingspeak::FetchErrorKind::timeout;
             if (self->stopped) return;
             self->on_result(index, std::move(result));
             self->pump();

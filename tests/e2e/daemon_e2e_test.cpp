@@ -7,10 +7,13 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "child_process.hpp"
 #include "flowgate/core/time_format.hpp"
@@ -337,6 +340,25 @@ TEST_F(Flowgate, HostileSourcesBecomeErrorRowsNotCrashesAndKeysStayOutOfLogs) {
     EXPECT_EQ(backing_off, (std::set<int>{3, 6, 7, 8}));
 }
 
+// Six of the eight channels hang (the request is read, never answered; the timeout is 3 s):
+// they may hold at most half of the 4 polls in flight, so the healthy two keep their 2 s
+// interval instead of queueing behind them.
+TEST_F(Flowgate, HungChannelsDoNotSlowTheHealthyOnes) {
+    for (int channel = 2100101; channel <= 2100106; ++channel) {
+        sim_control("/_sim/faults", R"({"channel":)" + std::to_string(channel) + R"(,"outage":"hang"})");
+    }
+    start_daemon();
+    std::this_thread::sleep_for(4s); // every hung channel has timed out once
+    sim_requests();
+    std::this_thread::sleep_for(12s);
+    const auto channels = sim_requests()["channels"];
+    for (int channel = 2100107; channel <= 2100108; ++channel) {
+        const auto answered = channels.value(std::to_string(channel), json::object())["by_status"].value("200", 0);
+        EXPECT_GE(answered, 5) << "channel " << channel << " polled every 2 s for 12 s: " << channels.dump();
+    }
+    EXPECT_NE(daemon_->output().find(R"("stage":"fetch")"), std::string::npos) << "the timeouts are errors";
+}
+
 // The issue's failure: with the simulator answering 503 the daemon kept sending as many
 // requests as when healthy. Now three failures open the breaker, one probe goes per cool-down
 // (2 s, then 4 s), and polling resumes when the source answers again.
@@ -348,15 +370,26 @@ TEST_F(Flowgate, ASourceOutageOpensTheBreakerInsteadOfHammeringTheSource) {
     std::this_thread::sleep_for(10s);
     const int healthy = sim_requests()["total"]["requests"].get<int>();
 
+    const auto cpu_seconds = [pid = daemon_->pid()] {
+        std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+        std::string text{std::istreambuf_iterator<char>{stat}, {}};
+        std::istringstream fields{text.substr(text.rfind(')') + 2)};
+        std::vector<std::string> f{std::istream_iterator<std::string>{fields}, {}};
+        return static_cast<double>(std::stoll(f.at(11)) + std::stoll(f.at(12))) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    };
     sim_control("/_sim/faults", R"({"outage":"503"})");
+    const auto cpu_before = cpu_seconds();
     std::this_thread::sleep_for(20s);
+    const auto cpu_during = cpu_seconds() - cpu_before;
     const auto during = sim_requests()["total"];
     const int outage = during["requests"].get<int>();
     sim_control("/_sim/faults", R"({"clear":true})");
     const int before = stored();
     ASSERT_TRUE(eventually([&] { return stored() > before; }, 15s)) << "polling did not resume";
 
-    std::cout << "requests in 10 s healthy: " << healthy << "; in 20 s of 503: " << outage << "\n";
+    std::cout << "requests in 10 s healthy: " << healthy << "; in 20 s of 503: " << outage
+              << "; daemon CPU during the outage: " << cpu_during << " s\n";
+    EXPECT_LT(cpu_during, 2.0) << "waiting for the breaker must not spin the loop";
     EXPECT_GT(healthy, 20) << "8 devices every 2 s";
     // Before it opened: 3 failures plus the other polls in flight (4 at most); then at most one
     // probe per cool-down of at least 2 s.

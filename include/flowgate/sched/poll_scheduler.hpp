@@ -36,12 +36,14 @@ public:
     /// Schedules `device` (an index chosen by the caller) at `due`. Throws std::logic_error
     /// when it is scheduled already.
     void add(std::size_t device, int priority, Time due);
+    /// Moves every device due at `now` to the ready ones (pop_ready() does it too).
+    void promote(Time now);
     /// The best ready device at `now`, taken out of the scheduler.
     std::optional<Entry> pop_ready(Time now);
     /// Puts back an entry from pop_ready() that could not be polled yet, in its place.
     void restore(Entry entry);
 
-    /// When the next waiting device becomes due; nullopt when none waits.
+    /// When the next waiting device becomes due (after the last promote()); nullopt when none waits.
     std::optional<Time> next_due() const;
     /// Devices due at the last pop_ready() and not yet taken.
     std::size_t ready() const { return ready_.size(); }
@@ -53,8 +55,6 @@ public:
     static Time spread(Time now, std::chrono::milliseconds interval, std::size_t index, std::size_t count);
 
 private:
-    void promote(Time now);
-
     std::chrono::milliseconds priority_step_;
     std::vector<Entry> waiting_; ///< min-heap by due
     std::vector<Entry> ready_;   ///< min-heap by rank

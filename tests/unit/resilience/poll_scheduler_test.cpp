@@ -42,6 +42,17 @@ TEST(PollSchedulerTest, DueOrderThenPriorityAmongTheDue) {
     EXPECT_FALSE(s.next_due());
 }
 
+TEST(PollSchedulerTest, PromotedDevicesLeaveTheWaitingHeap) {
+    FakeClock clock;
+    const auto t0 = clock.steady_now();
+    PollScheduler s{1s};
+    s.add(0, 5, t0);
+    s.add(1, 5, t0 + 5s);
+    s.promote(t0);
+    EXPECT_EQ(s.ready(), 1u);
+    EXPECT_EQ(s.next_due(), t0 + 5s) << "a shell sleeping until next_due() must not wake for a due device";
+}
+
 TEST(PollSchedulerTest, ADeviceIsNeverScheduledTwice) {
     FakeClock clock;
     PollScheduler s{1s};
