@@ -64,6 +64,9 @@ def one_run(args, tmp):
     url = base[: base.rfind("/") + 1] + db
     subprocess.run(["redis-cli", "-u", os.environ["FLOWGATE_REDIS_URL"] + "/8", "FLUSHDB"], check=True,
                    stdout=subprocess.DEVNULL)
+    for name in ("sim.port", "daemon.port"):
+        if os.path.exists(f"{tmp}/{name}"):
+            os.remove(f"{tmp}/{name}")
     procs = []
     try:
         sim = subprocess.Popen(["taskset", "-c", "1", f"{build}/tools/thingspeak-sim/flowgate-sim", "--config",
@@ -82,8 +85,6 @@ def one_run(args, tmp):
                        stderr=subprocess.DEVNULL)
         subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", f"{tmp}/devices.sql"], check=True,
                        stdout=subprocess.DEVNULL)
-        if os.path.exists(f"{tmp}/daemon.port"):
-            os.remove(f"{tmp}/daemon.port")
         daemon = subprocess.Popen(["taskset", "-c", "0", f"{build}/src/flowgate", "run", "--config",
                                    f"{tmp}/flowgate.toml", "--port-file", f"{tmp}/daemon.port"], env=env)
         procs.append(daemon)
