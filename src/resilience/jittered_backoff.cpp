@@ -9,7 +9,7 @@ JitteredBackoff::JitteredBackoff(std::chrono::milliseconds base, std::chrono::mi
 
 std::chrono::milliseconds JitteredBackoff::next(std::mt19937_64& random) {
     ++failures_;
-    // Doubling stops at the cap, so the shift never overflows.
+    // Doubling stops at the cap, so many failures never overflow the duration.
     ceiling_ = base_;
     for (unsigned i = 0; i < failures_ && ceiling_ < cap_; ++i) ceiling_ *= 2;
     ceiling_ = std::min(ceiling_, cap_);

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -41,7 +42,6 @@ ThingSpeakSourceOptions ThingSpeakSourceOptions::from(const config::ThingSpeakCo
     o.max_concurrent_polls = ts.max_concurrent_polls;
     o.budget.rate = static_cast<double>(ts.budget_per_minute) / 60.0;
     o.budget.burst = static_cast<double>(ts.budget_burst);
-    o.budget.min_rate = std::min(o.budget.rate, 1.0 / 60.0);
     o.breaker.failure_threshold = static_cast<unsigned>(ts.breaker_failures);
     o.breaker.cool_down = ts.breaker_cool_down;
     o.breaker.max_cool_down = ts.breaker_max_cool_down;
@@ -59,18 +59,18 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     struct Device {
         Device(ThingSpeakDevice device, Budget& b, milliseconds backoff_max)
             : poll{std::move(device)}, budget{b},
-              backoff{std::chrono::duration_cast<milliseconds>(poll.device().polling_interval), backoff_max} {}
+              backoff{std::chrono::duration_cast<milliseconds>(poll.device().polling_interval), backoff_max},
+              priority{sched::poll_priority(poll.device().category, poll.device().priority, false)} {}
 
         ThingSpeakPoll poll;
         Budget& budget;
         resilience::JitteredBackoff backoff;
-        int priority = 5;
+        int priority;
         bool waiting_for_budget = false;
         bool timed_out = false; ///< its last poll ran into the request timeout
         std::string last_failure; ///< the failure already logged at warn while failing
     };
 
-    asio::io_context& ioc;
     thingspeak::HttpClient& client;
     TelemetrySink& sink;
     obs::Logger log;
@@ -88,7 +88,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     bool warned_queue_full = false;
 
     Impl(asio::io_context& io, thingspeak::HttpClient& c, TelemetrySink& s, obs::Logger l, ThingSpeakSourceOptions o)
-        : ioc{io}, client{c}, sink{s}, log{std::move(l)}, options{std::move(o)}, scheduler{options.priority_step},
+        : client{c}, sink{s}, log{std::move(l)}, options{std::move(o)}, scheduler{options.priority_step},
           breaker{options.breaker}, timer{io} {}
 
     Budget& budget_for(const std::optional<std::string>& key) {
@@ -136,15 +136,14 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             poll(entry->device);
         }
         for (const auto& entry : deferred) scheduler.restore(entry);
-        stats.polls_due = scheduler.ready();
 
         std::optional<SteadyClock::time_point> wake = scheduler.next_due();
         const auto earliest = [&wake](SteadyClock::time_point at) { wake = wake ? std::min(*wake, at) : at; };
         if (budget_wake) earliest(*budget_wake);
         if (scheduler.ready() > 0 && breaker.state() == BreakerState::open) earliest(breaker.reopens_at());
-        // With every slot busy, or the probe in flight, a completion pumps again.
-        // Re-arming costs a syscall and a cancelled wait: an earlier wake-up already pending
-        // does as well, since it pumps and arms again.
+        // With every slot busy, or the probe in flight, a completion pumps again. Re-arming
+        // costs a syscall and a cancelled wait, and an earlier wake-up already pending pumps
+        // and arms again anyway.
         if (!wake || (armed_at && *armed_at <= *wake)) return;
         armed_at = *wake;
         timer.expires_at(*wake);
@@ -205,7 +204,6 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             // The device's own failures back off; the server's are the breaker's business, and
             // its devices resume their interval as soon as it closes.
             if (!result.source_failure() && result.error != thingspeak::FetchErrorKind::cancelled) {
-                if (d.backoff.failures() == 0) ++stats.backing_off;
                 const auto delay = d.backoff.next(random);
                 next = now + delay;
                 log.info("device backing off", {{"device_id", dev.device_id},
@@ -217,7 +215,6 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             if (!d.last_failure.empty()) {
                 log.info("channel answers again", {{"device_id", dev.device_id}, {"channel_id", dev.channel_id}});
             }
-            if (d.backoff.failures() > 0) --stats.backing_off;
             d.backoff.reset();
             d.last_failure.clear();
         }
@@ -259,7 +256,6 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
                 log.info("circuit breaker closed: the host answers again", {{"host", options.host}});
             }
         }
-        stats.breaker = breaker.state();
 
         auto& bucket = d.budget.bucket;
         if (result.throttled()) {
@@ -312,9 +308,7 @@ ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient
     : impl_{std::make_shared<Impl>(ioc, client, sink, std::move(log), std::move(options))} {
     for (auto& device : devices) {
         auto& budget = impl_->budget_for(device.read_api_key);
-        const auto priority = sched::poll_priority(device.category, device.priority, false);
         impl_->devices.push_back(std::make_unique<Impl::Device>(std::move(device), budget, impl_->options.backoff_max));
-        impl_->devices.back()->priority = priority;
     }
 }
 
@@ -340,6 +334,13 @@ void ThingSpeakSource::stop() {
     impl_->timer.cancel();
 }
 
-ThingSpeakSource::Stats ThingSpeakSource::stats() const { return impl_->stats; }
+ThingSpeakSource::Stats ThingSpeakSource::stats() const {
+    auto s = impl_->stats;
+    s.polls_due = impl_->scheduler.ready();
+    s.backing_off = static_cast<std::size_t>(std::count_if(impl_->devices.begin(), impl_->devices.end(),
+                                                           [](const auto& d) { return d->backoff.failures() > 0; }));
+    s.breaker = impl_->breaker.state();
+    return s;
+}
 
 } // namespace flowgate::sources
