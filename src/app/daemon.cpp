@@ -5,11 +5,15 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
+#include "flowgate/bus/redis_budget.hpp"
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_replay_reader.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
@@ -34,6 +38,14 @@ void write_port_file(const std::string& path, std::uint16_t port) {
     const auto tmp = path + ".tmp";
     std::ofstream{tmp} << port << '\n';
     std::filesystem::rename(tmp, path);
+}
+
+/// Names this process among the instances sharing Redis: host, pid and a random part, so a
+/// restarted process (same pid in a new container) is a new instance.
+std::string instance_id() {
+    char host[256] = "host";
+    ::gethostname(host, sizeof host - 1);
+    return std::string{host} + ":" + std::to_string(::getpid()) + ":" + std::to_string(std::random_device{}() % 1'000'000);
 }
 
 } // namespace
@@ -106,9 +118,14 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         return 1;
     }
 
-    sources::ThingSpeakSource source{ioc, client, ingest, log.with_component("poller"), devices,
+    bus::RedisBudgetOptions budget_options;
+    budget_options.connection = redis_named("flowgate-budget");
+    budget_options.instance_id = instance_id();
+    bus::RedisBudget budget{ioc, budget_options, log.with_component("budget")};
+    sources::ThingSpeakSource source{ioc, client, &budget, ingest, log.with_component("poller"), devices,
                                      sources::ThingSpeakSourceOptions::from(config.thingspeak, client.host())};
     publisher.start();
+    budget.start();
     subscriber.start();
     replay_reader.start();
     ws.start();
@@ -136,6 +153,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
                                   {"polls_delayed_by_budget", s.delayed_by_budget},
                                   {"devices_backing_off", s.backing_off},
                                   {"breaker", to_string(s.breaker)},
+                                  {"budget", s.budget_shared ? "shared" : "local"},
                                   {"entries_stored", w.entries_stored},
                                   {"errors", s.errors},
                                   {"queue_depth", w.queue_depth},
@@ -168,6 +186,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         ws.stop([&] {
             signals.cancel();
             publisher.stop();
+            budget.stop();
             subscriber.stop();
             replay_reader.stop();
             ioc.stop();

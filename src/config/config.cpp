@@ -227,6 +227,56 @@ Kind<HostPort> host_port() {
             [](const HostPort& v) { return in_quotes(v.to_string()); }};
 }
 
+/// `{ "key id" = { per_minute = N, burst = M }, … }`; from a variable, the same inline table.
+Kind<std::map<std::string, KeyBudget>> key_budgets() {
+    using Budgets = std::map<std::string, KeyBudget>;
+    return {[](const Raw& raw, Budgets& out) -> std::optional<std::string> {
+                const auto usage = R"(must be a table of key ids, such as { "key-0123456789abcdef" = { per_minute = 30, burst = 3 } })";
+                toml::table from_env;
+                const toml::table* table = raw.node ? raw.node->as_table() : nullptr;
+                if (!raw.node) {
+                    try {
+                        from_env = toml::parse("v = " + std::string{raw.env_text});
+                        table = from_env["v"].as_table();
+                    } catch (const toml::parse_error&) {
+                    }
+                }
+                if (!table) return std::string{usage} + ", got " + shown(raw);
+                Budgets budgets;
+                for (const auto& [id, value] : *table) {
+                    const auto where = in_quotes(id.str()) + ": ";
+                    const auto* limits = value.as_table();
+                    if (!limits) return where + "must be a table such as { per_minute = 30, burst = 3 }, got " + shown(Raw{&value, {}});
+                    KeyBudget budget;
+                    for (const auto& [name, v] : *limits) {
+                        std::optional<std::string> problem;
+                        if (name == "per_minute") {
+                            problem = integer(1, 60'000).parse(Raw{&v, {}}, budget.per_minute);
+                        } else if (name == "burst") {
+                            std::size_t burst = 0;
+                            problem = integer(1, 10'000).parse(Raw{&v, {}}, burst);
+                            budget.burst = burst;
+                        } else {
+                            problem = "unknown key '" + escaped(name.str()) + "'; a key budget has per_minute, burst";
+                        }
+                        if (problem) return where + std::string{name.str()} + " " + *problem;
+                    }
+                    if (!limits->contains("per_minute")) return where + "per_minute is missing";
+                    budgets[std::string{id.str()}] = budget;
+                }
+                out = std::move(budgets);
+                return std::nullopt;
+            },
+            [](const Budgets& budgets) {
+                std::string out = "{";
+                for (const auto& [id, b] : budgets) {
+                    out += (out.size() > 1 ? ", " : " ") + in_quotes(id) + " = { per_minute = " + std::to_string(b.per_minute) +
+                           (b.burst ? ", burst = " + std::to_string(*b.burst) : "") + " }";
+                }
+                return out + (budgets.empty() ? "}" : " }");
+            }};
+}
+
 const std::vector<Key>& keys() {
     using obs::LogFormat;
     using obs::LogLevel;
@@ -259,6 +309,7 @@ const std::vector<Key>& keys() {
         thingspeak("max_concurrent_polls", &ThingSpeakConfig::max_concurrent_polls, integer(1, 256)),
         thingspeak("budget_per_minute", &ThingSpeakConfig::budget_per_minute, integer(1, 60'000)),
         thingspeak("budget_burst", &ThingSpeakConfig::budget_burst, integer(1, 10'000)),
+        thingspeak("key_budgets", &ThingSpeakConfig::key_budgets, key_budgets()),
         thingspeak("breaker_failures", &ThingSpeakConfig::breaker_failures, integer(1, 1'000)),
         thingspeak("breaker_cool_down", &ThingSpeakConfig::breaker_cool_down, duration(1s, 1h)),
         thingspeak("breaker_max_cool_down", &ThingSpeakConfig::breaker_max_cool_down, duration(1s, 24h)),

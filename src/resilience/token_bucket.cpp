@@ -13,13 +13,22 @@ TokenBucket::TokenBucket(TokenBucketOptions options, Time now)
     options_.min_rate = std::min(options_.min_rate, options_.rate);
 }
 
+double TokenBucket::burst_share() const { return std::max(1.0, options_.burst * share_); }
+
 void TokenBucket::refill(Time now) {
     const auto from = std::max(updated_, paused_until_);
     if (now > from) {
         const std::chrono::duration<double> elapsed = now - from;
-        tokens_ = std::min(options_.burst, tokens_ + elapsed.count() * rate_);
+        tokens_ = tokens_ + elapsed.count() * rate_ * share_;
     }
+    tokens_ = std::min(burst_share(), tokens_);
     updated_ = std::max(updated_, now);
+}
+
+void TokenBucket::set_share(double share) {
+    if (!(share > 0) || share > 1) throw std::invalid_argument{"token bucket share must be in (0, 1]"};
+    share_ = share;
+    tokens_ = std::min(burst_share(), tokens_);
 }
 
 double TokenBucket::tokens(Time now) const {
@@ -39,7 +48,7 @@ TokenBucket::Time TokenBucket::next_token_at(Time now) const {
     const auto have = tokens(now);
     const auto from = std::max(now, paused_until_);
     if (have >= 1) return from;
-    const std::chrono::duration<double> wait{(1 - have) / rate_};
+    const std::chrono::duration<double> wait{(1 - have) / (rate_ * share_)};
     return from + std::chrono::ceil<Time::duration>(wait);
 }
 

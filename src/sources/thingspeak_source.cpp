@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 
+#include "flowgate/bus/redis_budget.hpp"
 #include "flowgate/config/config.hpp"
 #include "flowgate/resilience/jittered_backoff.hpp"
 #include "flowgate/sched/poll_scheduler.hpp"
@@ -23,14 +24,14 @@ using resilience::BreakerState;
 
 namespace {
 
-/// What log lines call a key: the host for public channels, else a hash that tells keys
-/// apart without revealing them.
+/// What log lines, the config and Redis call a key: the host for public channels, else a
+/// hash that tells keys apart without revealing them.
 std::string key_id(const std::optional<std::string>& key, const std::string& host) {
     if (!key) return host;
-    std::uint32_t h = 2166136261u; // FNV-1a
-    for (const unsigned char c : *key) h = (h ^ c) * 16777619u;
-    char out[16];
-    std::snprintf(out, sizeof out, "key-%08x", h);
+    std::uint64_t h = 14695981039346656037u; // FNV-1a
+    for (const unsigned char c : *key) h = (h ^ c) * 1099511628211u;
+    char out[24];
+    std::snprintf(out, sizeof out, "key-%016llx", static_cast<unsigned long long>(h));
     return out;
 }
 
@@ -42,6 +43,10 @@ ThingSpeakSourceOptions ThingSpeakSourceOptions::from(const config::ThingSpeakCo
     o.max_concurrent_polls = ts.max_concurrent_polls;
     o.budget.rate = static_cast<double>(ts.budget_per_minute) / 60.0;
     o.budget.burst = static_cast<double>(ts.budget_burst);
+    for (const auto& [id, budget] : ts.key_budgets) {
+        o.key_budgets[id] = {.rate = static_cast<double>(budget.per_minute) / 60.0,
+                             .burst = static_cast<double>(budget.burst.value_or(ts.budget_burst))};
+    }
     o.breaker.failure_threshold = static_cast<unsigned>(ts.breaker_failures);
     o.breaker.cool_down = ts.breaker_cool_down;
     o.breaker.max_cool_down = ts.breaker_max_cool_down;
@@ -54,6 +59,8 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     struct Budget {
         std::string id;
         resilience::TokenBucket bucket;
+        /// No token is there before this: the last take said so.
+        SteadyClock::time_point retry_at{};
     };
 
     struct Device {
@@ -72,6 +79,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     };
 
     thingspeak::HttpClient& client;
+    bus::RedisBudget* shared_budget;
     TelemetrySink& sink;
     obs::Logger log;
     ThingSpeakSourceOptions options;
@@ -84,18 +92,23 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     std::mt19937_64 random{std::random_device{}()};
     Stats stats;
     std::size_t timed_out_in_flight = 0;
+    std::size_t takes_in_flight = 0; ///< devices waiting for the shared budget's answer
     bool stopped = false;
     bool warned_queue_full = false;
 
-    Impl(asio::io_context& io, thingspeak::HttpClient& c, TelemetrySink& s, obs::Logger l, ThingSpeakSourceOptions o)
-        : client{c}, sink{s}, log{std::move(l)}, options{std::move(o)}, scheduler{options.priority_step},
+    Impl(asio::io_context& io, thingspeak::HttpClient& c, bus::RedisBudget* b, TelemetrySink& s, obs::Logger l,
+         ThingSpeakSourceOptions o)
+        : client{c}, shared_budget{b}, sink{s}, log{std::move(l)}, options{std::move(o)}, scheduler{options.priority_step},
           breaker{options.breaker}, timer{io} {}
 
     Budget& budget_for(const std::optional<std::string>& key) {
         const auto name = key.value_or(std::string{});
         auto it = budgets.find(name);
         if (it == budgets.end()) {
-            it = budgets.emplace(name, Budget{key_id(key, options.host), {options.budget, SteadyClock::now()}}).first;
+            auto id = key_id(key, options.host);
+            const auto own = options.key_budgets.find(id);
+            const auto& limits = own == options.key_budgets.end() ? options.budget : own->second;
+            it = budgets.emplace(name, Budget{std::move(id), {limits, SteadyClock::now()}}).first;
         }
         return it->second;
     }
@@ -108,7 +121,13 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         scheduler.promote(now);
         std::vector<sched::PollScheduler::Entry> deferred;
         std::optional<SteadyClock::time_point> budget_wake;
-        while (stats.polls_in_flight < options.max_concurrent_polls && breaker.would_allow(now)) {
+        const auto wait_for_budget = [&](Device& d, sched::PollScheduler::Entry entry) {
+            if (!d.waiting_for_budget) ++stats.delayed_by_budget;
+            d.waiting_for_budget = true;
+            budget_wake = budget_wake ? std::min(*budget_wake, d.budget.retry_at) : d.budget.retry_at;
+            deferred.push_back(entry);
+        };
+        while (stats.polls_in_flight + takes_in_flight < options.max_concurrent_polls && breaker.would_allow(now)) {
             auto entry = scheduler.pop_ready(now);
             if (!entry) break;
             auto& d = *devices[entry->device];
@@ -118,22 +137,29 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
                 deferred.push_back(*entry);
                 continue;
             }
-            if (!d.budget.bucket.try_take(now)) {
-                if (!d.waiting_for_budget) ++stats.delayed_by_budget;
-                d.waiting_for_budget = true;
-                const auto at = d.budget.bucket.next_token_at(now);
-                budget_wake = budget_wake ? std::min(*budget_wake, at) : at;
-                deferred.push_back(*entry);
+            if (now < d.budget.retry_at) {
+                wait_for_budget(d, *entry);
                 continue;
             }
-            d.waiting_for_budget = false;
-            const auto was = breaker.state();
-            breaker.allow(now);
-            if (was != breaker.state()) {
-                log.info("circuit breaker half-open: sending one probe request",
-                         {{"host", options.host}, {"device_id", d.poll.device().device_id}});
+            std::optional<bus::RedisBudget::Decision> decision;
+            if (shared_budget) {
+                decision = shared_budget->take(d.budget.id, d.budget.bucket, [self = shared_from_this(), entry = *entry](auto answer) {
+                    self->on_budget_answer(entry, answer);
+                });
+                if (!decision) {
+                    ++takes_in_flight;
+                    continue;
+                }
+            } else {
+                const bool granted = d.budget.bucket.try_take(now);
+                decision = {granted, granted ? now : d.budget.bucket.next_token_at(now)};
             }
-            poll(entry->device);
+            if (!decision->granted) {
+                d.budget.retry_at = decision->retry_at;
+                wait_for_budget(d, *entry);
+                continue;
+            }
+            send(entry->device, now);
         }
         for (const auto& entry : deferred) scheduler.restore(entry);
 
@@ -152,6 +178,39 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             self->armed_at.reset();
             self->pump();
         });
+    }
+
+    /// The shared budget answered a take.
+    void on_budget_answer(sched::PollScheduler::Entry entry, bus::RedisBudget::Decision decision) {
+        --takes_in_flight;
+        if (stopped) return;
+        auto& d = *devices[entry.device];
+        const auto now = SteadyClock::now();
+        if (!decision.granted) {
+            d.budget.retry_at = decision.retry_at;
+            if (!d.waiting_for_budget) ++stats.delayed_by_budget;
+            d.waiting_for_budget = true;
+            scheduler.restore(entry);
+        } else if (breaker.would_allow(now)) {
+            send(entry.device, now);
+        } else {
+            // The breaker opened, or its probe left, while the budget was asked: the token is
+            // spent, the poll waits like the others.
+            scheduler.restore(entry);
+        }
+        pump();
+    }
+
+    /// Sends the poll of a device that has its token.
+    void send(std::size_t index, SteadyClock::time_point now) {
+        devices[index]->waiting_for_budget = false;
+        const auto was = breaker.state();
+        breaker.allow(now);
+        if (was != breaker.state()) {
+            log.info("circuit breaker half-open: sending one probe request",
+                     {{"host", options.host}, {"device_id", devices[index]->poll.device().device_id}});
+        }
+        poll(index);
     }
 
     void poll(std::size_t index) {
@@ -261,6 +320,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         if (result.throttled()) {
             const auto rate = bucket.rate();
             bucket.on_throttled(now, result.retry_after);
+            if (shared_budget && result.retry_after) shared_budget->pause(d.budget.id, bucket, *result.retry_after);
             // At its floor, a rate that did not change is not news.
             if (bucket.rate() != rate || result.retry_after) log.warn("budget tightened", {{"key_id", d.budget.id},
                                           {"http_status", result.status},
@@ -302,10 +362,10 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     }
 };
 
-ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient& client, TelemetrySink& sink,
-                                   obs::Logger log, std::vector<ThingSpeakDevice> devices,
+ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient& client, bus::RedisBudget* shared_budget,
+                                   TelemetrySink& sink, obs::Logger log, std::vector<ThingSpeakDevice> devices,
                                    ThingSpeakSourceOptions options)
-    : impl_{std::make_shared<Impl>(ioc, client, sink, std::move(log), std::move(options))} {
+    : impl_{std::make_shared<Impl>(ioc, client, shared_budget, sink, std::move(log), std::move(options))} {
     for (auto& device : devices) {
         auto& budget = impl_->budget_for(device.read_api_key);
         impl_->devices.push_back(std::make_unique<Impl::Device>(std::move(device), budget, impl_->options.backoff_max));
@@ -321,6 +381,26 @@ void ThingSpeakSource::start() {
         const auto& d = *impl_->devices[i];
         const auto interval = std::chrono::duration_cast<milliseconds>(d.poll.device().polling_interval);
         impl_->scheduler.add(i, d.priority, sched::PollScheduler::spread(now, interval, i, n));
+    }
+    // Which id stands for which devices' key: what thingspeak.key_budgets is written with.
+    std::map<std::string, std::string> devices_of;
+    for (const auto& d : impl_->devices) {
+        auto& list = devices_of[d->budget.id];
+        list += (list.empty() ? "" : ",") + std::to_string(d->poll.device().device_id);
+    }
+    for (const auto& [key, budget] : impl_->budgets) {
+        impl_->log.info("API key budget", {{"key_id", budget.id},
+                                           {"device_ids", devices_of[budget.id]},
+                                           {"requests_per_minute", budget.bucket.rate() * 60},
+                                           {"burst", budget.bucket.burst()}});
+    }
+    for (const auto& [id, limits] : impl_->options.key_budgets) {
+        const bool used = std::any_of(impl_->budgets.begin(), impl_->budgets.end(),
+                                      [&id](const auto& b) { return b.second.id == id; });
+        if (!used) {
+            impl_->log.warn("thingspeak.key_budgets names a key no device uses: check the key id in the log lines",
+                            {{"key_id", id}});
+        }
     }
     impl_->log.info("polling ThingSpeak devices", {{"devices", n},
                                                    {"api_keys", impl_->budgets.size()},
@@ -340,6 +420,7 @@ ThingSpeakSource::Stats ThingSpeakSource::stats() const {
     s.backing_off = static_cast<std::size_t>(std::count_if(impl_->devices.begin(), impl_->devices.end(),
                                                            [](const auto& d) { return d->backoff.failures() > 0; }));
     s.breaker = impl_->breaker.state();
+    s.budget_shared = impl_->shared_budget && impl_->shared_budget->shared();
     return s;
 }
 

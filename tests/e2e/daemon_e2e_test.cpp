@@ -411,6 +411,84 @@ TEST_F(Flowgate, ASourceOutageOpensTheBreakerInsteadOfHammeringTheSource) {
     EXPECT_NE(log.find("\"budget tightened\""), std::string::npos) << "503s tighten the budget";
 }
 
+// A burst of ten 429s: the request rate drops (the breaker opens after three, the budget
+// halves on each), then recovers to the healthy rate once the source answers again, without
+// a storm of catch-up requests.
+TEST_F(Flowgate, ABurstOf429sSlowsPollingDownThenItRecovers) {
+    start_daemon();
+    const auto stored = [&] { return query("SELECT count(*) FROM telemetry_readings")[0][0].as<int>(); };
+    ASSERT_TRUE(eventually([&] { return stored() > 0; }, 20s)) << daemon_->output();
+    sim_requests();
+    std::this_thread::sleep_for(8s);
+    const int healthy = sim_requests()["total"]["requests"].get<int>();
+
+    sim_control("/_sim/faults", R"({"burst_429":10})");
+    std::this_thread::sleep_for(8s);
+    const auto burst = sim_requests()["total"];
+    const int during = burst["requests"].get<int>();
+    const int too_many = burst["by_status"].value("429", 0);
+
+    // Until the ten are used up, and the breaker closed again.
+    json after;
+    int waited = 0;
+    for (int remaining = 10 - too_many; remaining > 0 && waited < 30; ++waited) {
+        std::this_thread::sleep_for(1s);
+        after = sim_requests()["total"];
+        remaining -= after["by_status"].value("429", 0);
+    }
+    std::this_thread::sleep_for(4s); // breaker closed and the waiting devices polled
+    sim_requests();
+    std::this_thread::sleep_for(8s);
+    const int recovered = sim_requests()["total"]["requests"].get<int>();
+
+    std::cout << "requests in 8 s: healthy " << healthy << ", during the 429s " << during << " (" << too_many
+              << " of them 429), after recovery " << recovered << "\n";
+    EXPECT_GT(healthy, 24) << "8 devices every 2 s";
+    EXPECT_LE(during, healthy / 2) << burst.dump();
+    EXPECT_GE(recovered, healthy * 3 / 4) << "the budget and the breaker recovered";
+    EXPECT_LE(recovered, healthy * 5 / 4) << "no storm after the 429s";
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    const auto log = daemon_->output();
+    EXPECT_NE(log.find("\"budget tightened\""), std::string::npos) << tail(log);
+    EXPECT_NE(log.find("\"budget recovered\""), std::string::npos) << tail(log);
+}
+
+// Five public channels every 2 s make 2.5 requests/s per instance; their key (the server) is
+// allowed 1/s. Two instances on one Redis share it: together they send 1/s, not 2/s, while
+// the private channels, with keys of their own, keep their interval.
+TEST_F(Flowgate, TwoInstancesOnOneRedisTogetherKeepAKeysBudget) {
+    const auto host = "127.0.0.1:" + std::to_string(sim_port_);
+    std::ofstream{dir_.path() / "flowgate.toml", std::ios::app}
+        << "[thingspeak.key_budgets]\n\"" << host << "\" = { per_minute = 60, burst = 2 }\n";
+    start_daemon();
+    unsigned short second_port = 0;
+    auto second = start_instance(second_port);
+    std::this_thread::sleep_for(6s); // both polling, the key's burst spent
+    sim_requests();
+    std::this_thread::sleep_for(20s);
+    const auto counts = sim_requests()["channels"];
+    const auto requests = [&](int channel) { return counts.value(std::to_string(channel), json::object()).value("requests", 0); };
+    int public_requests = 0;
+    for (const int channel : {2100101, 2100103, 2100105, 2100106, 2100108}) public_requests += requests(channel);
+    std::cout << "requests in 20 s: public channels (1/s allowed) " << public_requests << ", private channel 2100102 "
+              << requests(2100102) << "\n";
+    EXPECT_LE(public_requests, 20 + 2 + 1) << counts.dump();
+    EXPECT_GE(public_requests, 16) << "the budget is used, not lost between the instances";
+    EXPECT_GE(requests(2100102), 14) << "a key of its own: both instances every 2 s";
+
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    ASSERT_EQ(second->stop(SIGTERM, 15s), 0);
+    for (const auto* instance : {daemon_.get(), second.get()}) {
+        bool listed = false;
+        for (const auto& line : json_lines(instance->output())) {
+            listed |= line["msg"] == "API key budget" && line["key_id"] == host && line["requests_per_minute"] == 60 &&
+                      line["device_ids"] == "1,3,5,6,8";
+            EXPECT_NE(line["msg"], "Redis out of reach: each API key's budget is this instance's share of it until Redis is back");
+        }
+        EXPECT_TRUE(listed) << tail(instance->output());
+    }
+}
+
 TEST_F(Flowgate, UnknownStreamsAreRefusedBeforeTheUpgrade) {
     start_daemon();
     for (const char* stream : {"community/99/updates", "node/99/telemetry"}) {

@@ -60,6 +60,16 @@ struct RedisConfig {
     friend bool operator==(const RedisConfig&, const RedisConfig&) = default;
 };
 
+/// The budget of one API key, instead of thingspeak.budget_per_minute and budget_burst.
+struct KeyBudget {
+    /// 1..60000.
+    std::size_t per_minute = 120;
+    /// 1..10000; thingspeak.budget_burst when unset.
+    std::optional<std::size_t> burst;
+
+    friend bool operator==(const KeyBudget&, const KeyBudget&) = default;
+};
+
 /// `[thingspeak]`: the ThingSpeak (or compatible) server that channels are polled from.
 struct ThingSpeakConfig {
     /// http:// or https:// origin, without a trailing '/'. Default "https://api.thingspeak.com".
@@ -78,6 +88,10 @@ struct ThingSpeakConfig {
     std::size_t budget_per_minute = 120;
     /// Requests per key that may go at once after a quiet spell. 1..10000, default 10.
     std::size_t budget_burst = 10;
+    /// Keys with budgets of their own, by key id as log lines name a key: "key-" and 16 hex
+    /// digits for a read key (never the key itself), the server's host for public channels.
+    /// Written `[thingspeak.key_budgets]` then `"key-…" = { per_minute = 30, burst = 3 }`.
+    std::map<std::string, KeyBudget> key_budgets;
     /// Consecutive failures of the server (no answer, 5xx, 429) that open its circuit
     /// breaker: no request leaves until the cool-down passed and one probe succeeded.
     /// 1..1000, default 5.

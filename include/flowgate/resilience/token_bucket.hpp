@@ -34,18 +34,30 @@ public:
     /// A request succeeded. True when this brought the rate back to the configured one.
     bool on_success();
 
+    /// The part of the key's budget this bucket may spend on its own: 1 / the instances that
+    /// share the key, when their shared bucket is out of reach. In (0, 1]; scales the refill
+    /// and the burst (never below one token), not rate().
+    void set_share(double share);
+
+    /// The adapted rate of the whole key, before the share.
     double rate() const { return rate_; }
+    double burst() const { return options_.burst; }
+    double share() const { return share_; }
     bool tightened() const { return rate_ < options_.rate; }
     double tokens(Time now) const;
+    /// Until when a Retry-After holds every request back (in the past when none does).
+    Time paused_until() const { return paused_until_; }
 
 private:
     void refill(Time now);
+    double burst_share() const;
 
     TokenBucketOptions options_;
     double rate_;
     double tokens_;
     Time updated_;
     Time paused_until_{};
+    double share_ = 1.0;
 };
 
 } // namespace flowgate::resilience

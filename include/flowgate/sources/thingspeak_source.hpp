@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,10 @@
 
 namespace boost::asio {
 class io_context;
+}
+
+namespace flowgate::bus {
+class RedisBudget;
 }
 
 namespace flowgate::config {
@@ -31,8 +36,10 @@ struct ThingSpeakSourceOptions {
     std::string host = "api.thingspeak.com";
     /// Polls in flight at once; the HTTP client should keep as many connections.
     std::size_t max_concurrent_polls = 4;
-    /// The budget of each API key.
+    /// The budget of each API key, but those in key_budgets.
     resilience::TokenBucketOptions budget;
+    /// Budgets of their own, by key id (as log lines name keys).
+    std::map<std::string, resilience::TokenBucketOptions> key_budgets;
     resilience::CircuitBreakerOptions breaker;
     std::chrono::milliseconds backoff_max{600'000};
     std::chrono::milliseconds priority_step{30'000};
@@ -45,9 +52,9 @@ struct ThingSpeakSourceOptions {
 
 /// Polls ThingSpeak devices through the shared HTTP client and hands new entries and errors
 /// to the sink, all on the event loop with one timer. What to poll when is decided by
-/// sans-io parts: the PollScheduler (due time and priority), a TokenBucket per API key, the
-/// host's CircuitBreaker and a JitteredBackoff per device; this class only runs them and
-/// logs their state changes.
+/// sans-io parts: the PollScheduler (due time and priority), a TokenBucket per API key (its
+/// tokens from the RedisBudget when instances share it), the host's CircuitBreaker and a
+/// JitteredBackoff per device; this class only runs them and logs their state changes.
 class ThingSpeakSource {
 public:
     struct Stats {
@@ -63,10 +70,15 @@ public:
         /// Devices retried with back-off right now.
         std::size_t backing_off = 0;
         resilience::BreakerState breaker = resilience::BreakerState::closed;
+        /// The keys' budgets are shared with the other instances through Redis right now.
+        bool budget_shared = false;
     };
 
-    ThingSpeakSource(boost::asio::io_context& ioc, thingspeak::HttpClient& client, TelemetrySink& sink, obs::Logger log,
-                     std::vector<ThingSpeakDevice> devices, ThingSpeakSourceOptions options);
+    /// With a `shared_budget`, each key's tokens come from it (shared with the other
+    /// instances); without, from this instance's buckets alone.
+    ThingSpeakSource(boost::asio::io_context& ioc, thingspeak::HttpClient& client, bus::RedisBudget* shared_budget,
+                     TelemetrySink& sink, obs::Logger log, std::vector<ThingSpeakDevice> devices,
+                     ThingSpeakSourceOptions options);
     ~ThingSpeakSource();
 
     /// Starts polling; first polls are spread over each device's interval.

@@ -9,6 +9,7 @@
 
 #include "bus_test_support.hpp"
 #include "child_process.hpp"
+#include "flowgate/bus/redis_budget.hpp"
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
 #include "flowgate/bus/redis_url.hpp"
@@ -99,6 +100,51 @@ TEST(RedisRestart, QueuedMessagesArriveInOrderAfterRedisRestarts) {
         EXPECT_EQ(count_lines(*log.text, {"\"level\":\"warn\"", name}), 1u) << who << "\n" << *log.text;
         EXPECT_EQ(count_lines(*log.text, {"\"level\":\"info\"", "connected to Redis", name}), 2u) << who;
     }
+}
+
+// Two instances share a key; Redis goes away: each spends from its own bucket at half the
+// key's rate and burst, says so once, and shares again when Redis is back.
+TEST(RedisRestart, WithoutRedisEachInstanceSpendsItsShareOfTheBudget) {
+    const auto url = test::redis_url_from_env();
+    if (!url) GTEST_SKIP() << test::skip_message;
+    test::CapturedLog log;
+    boost::asio::io_context loop;
+    const auto key = test::unique_name("key");
+    using resilience::TokenBucket;
+    const auto now = std::chrono::steady_clock::now();
+    RedisBudget a{loop, {test::fast_config(*url, "a"), "instance-a", 60s}, log.logger};
+    RedisBudget b{loop, {test::fast_config(*url, "b"), "instance-b", 60s}, log.logger};
+    TokenBucket bucket_a{{.rate = 10, .burst = 8}, now};
+    TokenBucket bucket_b{{.rate = 10, .burst = 8}, now};
+    a.start();
+    b.start();
+    ASSERT_TRUE(run_until(loop, [&] { return a.shared() && b.shared(); }, 5s)) << *log.text;
+    int answers = 0;
+    for (auto [budget, bucket] : {std::pair{&a, &bucket_a}, std::pair{&b, &bucket_b}}) {
+        ASSERT_FALSE(budget->take(key, *bucket, [&](RedisBudget::Decision d) { answers += d.granted; }));
+    }
+    ASSERT_TRUE(run_until(loop, [&] { return answers == 2; }, 5s));
+    EXPECT_DOUBLE_EQ(bucket_a.share(), 0.5);
+
+    const auto stopped = services("stop");
+    ASSERT_EQ(stopped.status, 0) << stopped.output;
+    ASSERT_TRUE(run_until(loop, [&] { return !a.shared(); }, 10s)) << *log.text;
+    int granted = 0;
+    for (int i = 0; i < 20; ++i) {
+        const auto d = a.take(key, bucket_a, [](RedisBudget::Decision) { ADD_FAILURE() << "decided at once"; });
+        ASSERT_TRUE(d);
+        granted += d->granted;
+    }
+    EXPECT_EQ(granted, 4) << "half of the burst of 8";
+    EXPECT_EQ(count_lines(*log.text, {"\"level\":\"warn\"", "budget is this instance's share"}), 1u) << *log.text;
+
+    const auto started = services("start");
+    ASSERT_EQ(started.status, 0) << started.output;
+    ASSERT_TRUE(run_until(loop, [&] { return a.shared(); }, 30s)) << *log.text;
+    answers = 0;
+    ASSERT_FALSE(a.take(key, bucket_a, [&](RedisBudget::Decision) { ++answers; }));
+    ASSERT_TRUE(run_until(loop, [&] { return answers == 1; }, 5s));
+    EXPECT_EQ(count_lines(*log.text, {"budgets are shared through Redis again"}), 1u) << *log.text;
 }
 
 } // namespace

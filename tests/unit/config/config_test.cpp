@@ -69,6 +69,7 @@ replay_ttl = "10m"
 base_url = "http://127.0.0.1:18080"
 request_timeout = "3s"
 max_body_bytes = 65536
+key_budgets = { "key-00112233aabbccdd" = { per_minute = 30, burst = 3 }, "127.0.0.1:18080" = { per_minute = 600 } }
 
 [http]
 listen = "0.0.0.0:9090"
@@ -116,6 +117,8 @@ TEST(ConfigParse, EveryKeyIsRead) {
     EXPECT_EQ(config.thingspeak.base_url, "http://127.0.0.1:18080");
     EXPECT_EQ(config.thingspeak.request_timeout, 3s);
     EXPECT_EQ(config.thingspeak.max_body_bytes, 65536u);
+    EXPECT_EQ(config.thingspeak.key_budgets,
+              (std::map<std::string, KeyBudget>{{"key-00112233aabbccdd", {30, 3}}, {"127.0.0.1:18080", {600, {}}}}));
     EXPECT_EQ(config.http.listen, (HostPort{"0.0.0.0", 9090}));
     EXPECT_EQ(config.http.max_ws_message_bytes, 4096u);
     EXPECT_EQ(config.http.ws_send_queue_bytes, 65536u);
@@ -175,7 +178,7 @@ TEST(ConfigExample, ExampleFileSetsEveryKeyInItsSection) {
 
 TEST(ConfigKeys, EnvironmentNamesAreDerivedFromTheKeys) {
     const auto keys = config_keys();
-    EXPECT_EQ(keys.size(), 25u);
+    EXPECT_EQ(keys.size(), 26u);
     for (const auto& key : keys) {
         std::string expected = "FLOWGATE_" + key.name;
         std::replace(expected.begin(), expected.end(), '.', '_');
@@ -252,7 +255,7 @@ TEST(ConfigErrors, UnknownKeyIsNamedWithItsLine) {
     EXPECT_EQ(problem_of("[thingspeak]\nrequest_timeout = \"5s\"\nbse_url = \"http://x\"\n"),
               "flowgate.toml:3:1: unknown key 'thingspeak.bse_url'; [thingspeak] has base_url, "
               "request_timeout, max_body_bytes, max_concurrent_polls, budget_per_minute, budget_burst, "
-              "breaker_failures, breaker_cool_down, breaker_max_cool_down, backoff_max, priority_step");
+              "key_budgets, breaker_failures, breaker_cool_down, breaker_max_cool_down, backoff_max, priority_step");
 }
 
 TEST(ConfigErrors, UnknownSectionIsNamedWithItsLine) {
@@ -328,6 +331,31 @@ TEST(ConfigErrors, OutOfRangeValuesAreErrors) {
         const auto key = std::string{toml}.substr(0, std::string{toml}.find(' '));
         EXPECT_NE(problem_of(toml).find(key + ": must be"), std::string::npos);
     }
+}
+
+TEST(ConfigParse, KeyBudgetsAreWrittenAsASectionOrFromAVariable) {
+    const auto config = parse("[thingspeak.key_budgets]\n\"key-0123456789abcdef\" = { per_minute = 6 }\n"
+                              "\"api.thingspeak.com\" = { per_minute = 600, burst = 20 }\n");
+    EXPECT_EQ(config.thingspeak.key_budgets,
+              (std::map<std::string, KeyBudget>{{"key-0123456789abcdef", {6, {}}}, {"api.thingspeak.com", {600, 20}}}));
+    const auto env = map_environment({{"FLOWGATE_THINGSPEAK_KEY_BUDGETS", R"({ "key-1" = { per_minute = 1, burst = 1 } })"}});
+    EXPECT_EQ(parse("", env).thingspeak.key_budgets, (std::map<std::string, KeyBudget>{{"key-1", {1, 1}}}));
+}
+
+TEST(ConfigErrors, BadKeyBudgetsSayWhatIsWrong) {
+    const auto section = [](std::string_view body) { return "[thingspeak.key_budgets]\n" + std::string{body} + "\n"; };
+    EXPECT_EQ(problem_of(section(R"("k" = { per_minute = 0 })")),
+              "flowgate.toml:1:1: thingspeak.key_budgets: \"k\": per_minute must be an integer between 1 and 60000, got 0");
+    EXPECT_NE(problem_of(section(R"("k" = { burst = 3 })")).find("\"k\": per_minute is missing"), std::string::npos);
+    EXPECT_NE(problem_of(section(R"("k" = { per_minute = 5, rate = 3 })")).find("\"k\": rate unknown key 'rate'"),
+              std::string::npos);
+    EXPECT_NE(problem_of(section(R"("k" = 30)")).find("\"k\": must be a table such as { per_minute = 30, burst = 3 }, got 30"),
+              std::string::npos);
+    EXPECT_NE(problem_of("thingspeak.key_budgets = 5").find("thingspeak.key_budgets: must be a table of key ids"),
+              std::string::npos);
+    EXPECT_EQ(problem_of("", map_environment({{"FLOWGATE_THINGSPEAK_KEY_BUDGETS", "30/min"}})).rfind(
+                  "FLOWGATE_THINGSPEAK_KEY_BUDGETS: must be a table of key ids", 0),
+              0u);
 }
 
 TEST(ConfigErrors, IntegerBeyond64BitsIsAnError) {

@@ -66,6 +66,33 @@ TEST(TokenBucketTest, RetryAfterSendsNothingUntilItPassed) {
     EXPECT_FALSE(bucket.try_take(clock.steady_now()));
 }
 
+// The fallback of an instance that cannot reach the shared bucket: a third of the rate and of
+// the burst when three instances share the key, the whole of it again once alone.
+TEST(TokenBucketTest, AShareScalesTheRefillAndTheBurstButNotTheRate) {
+    FakeClock clock;
+    TokenBucket bucket{{.rate = 3, .burst = 6}, clock.steady_now()};
+    bucket.set_share(1.0 / 3);
+    EXPECT_DOUBLE_EQ(bucket.tokens(clock.steady_now()), 2) << "the burst is shared too";
+    EXPECT_DOUBLE_EQ(bucket.rate(), 3) << "rate() is the key's, which the shared bucket uses";
+    int sent = 0;
+    while (bucket.try_take(clock.steady_now())) ++sent;
+    EXPECT_EQ(sent, 2) << "a burst of 2";
+    EXPECT_EQ(bucket.next_token_at(clock.steady_now()), clock.steady_now() + 1s) << "then 1/s";
+    for (int s = 0; s < 10; ++s) {
+        clock.advance(500ms);
+        while (bucket.try_take(clock.steady_now())) ++sent;
+    }
+    EXPECT_EQ(sent, 2 + 5);
+    bucket.set_share(1);
+    clock.advance(1h);
+    EXPECT_DOUBLE_EQ(bucket.tokens(clock.steady_now()), 6);
+    // Never less than one token, however many instances.
+    bucket.set_share(1.0 / 100);
+    EXPECT_DOUBLE_EQ(bucket.tokens(clock.steady_now()), 1);
+    EXPECT_THROW(bucket.set_share(0), std::invalid_argument);
+    EXPECT_THROW(bucket.set_share(1.5), std::invalid_argument);
+}
+
 TEST(CircuitBreakerTest, OpensAfterConsecutiveFailuresAndLetsOneProbeThrough) {
     FakeClock clock;
     CircuitBreaker breaker{{.failure_threshold = 3, .cool_down = 10s, .max_cool_down = 25s}};
