@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -194,6 +195,43 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
         self->pump();
     }
 
+    /// getaddrinfo runs on Asio's resolver thread and cannot be interrupted: the request waits
+    /// for it only until its deadline, and an answer that comes later is dropped.
+    asio::awaitable<std::optional<FetchResult>> resolve(Clock::time_point deadline, tcp::resolver::results_type& out) {
+        struct Lookup {
+            explicit Lookup(asio::io_context& io) : resolver{io}, answered{io} {}
+            tcp::resolver resolver;
+            asio::steady_timer answered;
+            std::optional<beast::error_code> ec;
+            tcp::resolver::results_type results;
+        };
+        auto lookup = std::make_shared<Lookup>(ioc);
+        lookup->answered.expires_at(deadline);
+        lookup->resolver.async_resolve(origin.host, origin.port,
+                                       [lookup](const beast::error_code& ec, tcp::resolver::results_type results) {
+                                           if (lookup->ec) return;
+                                           lookup->ec = ec;
+                                           lookup->results = std::move(results);
+                                           lookup->answered.cancel();
+                                       });
+        co_await lookup->answered.async_wait(use_tuple);
+        FetchResult r;
+        if (!lookup->ec) {
+            lookup->ec = asio::error::timed_out; // what a late answer finds: nobody waits for it
+            lookup->resolver.cancel();
+            r.error = FetchErrorKind::timeout;
+            r.error_message = "resolving " + origin.host + ": no answer within the request timeout";
+            co_return r;
+        }
+        if (*lookup->ec) {
+            r.error = classify(*lookup->ec);
+            r.error_message = "resolving " + origin.host + ": " + lookup->ec->message();
+            co_return r;
+        }
+        out = std::move(lookup->results);
+        co_return std::nullopt;
+    }
+
     asio::awaitable<std::optional<FetchResult>> connect(Connection& conn, Clock::time_point deadline) {
         const auto fail = [](const beast::error_code& ec, std::string_view what) {
             FetchResult r;
@@ -201,9 +239,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
             r.error_message = std::string{what} + ": " + ec.message();
             return std::optional<FetchResult>{std::move(r)};
         };
-        tcp::resolver resolver{ioc};
-        auto [resolve_ec, endpoints] = co_await resolver.async_resolve(origin.host, origin.port, use_tuple);
-        if (resolve_ec) co_return fail(resolve_ec, "resolving " + origin.host);
+        tcp::resolver::results_type endpoints;
+        if (auto error = co_await resolve(deadline, endpoints)) co_return error;
         if (stopped) co_return fail(asio::error::operation_aborted, "connecting");
         if (origin.tls) {
             conn.tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc, tls_context);

@@ -3,7 +3,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 
+#include <sched.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -173,6 +179,33 @@ TEST(HttpClient, RefusedConnectionAndBadBaseUrl) {
         o.base_url = bad;
         EXPECT_THROW((HttpClient{ioc, o, test_logger()}), std::invalid_argument) << bad;
     }
+}
+
+// A name server that never answers: the request still ends at its deadline. The test gives
+// itself a private /etc/resolv.conf in a mount namespace of its own (root only: skipped
+// elsewhere). ctest runs each test in its own process, before any resolver thread exists.
+TEST(HttpClient, AResolverThatNeverAnswersEndsAtTheRequestDeadline) {
+    if (::unshare(CLONE_NEWNS) != 0) GTEST_SKIP() << "no mount namespace (needs root): " << std::strerror(errno);
+    ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
+    TempDir dir;
+    const auto conf = dir.path() / "resolv.conf";
+    std::ofstream{conf} << "nameserver 127.0.0.77\noptions timeout:3 attempts:1\n";
+    ASSERT_EQ(::mount(conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
+    boost::asio::io_context ioc;
+    // Queries arrive here and stay unanswered.
+    boost::asio::ip::udp::socket silent{ioc, {boost::asio::ip::make_address("127.0.0.77"), 53}};
+
+    HttpClientOptions o;
+    o.base_url = "http://sim.flowgate.test:8080";
+    o.request_timeout = 1s;
+    HttpClient client{ioc, o, test_logger()};
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = fetch(ioc, client, "/channels/1/feeds.json");
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.error, FetchErrorKind::timeout) << r.error_message;
+    EXPECT_EQ(r.error_message, "resolving sim.flowgate.test: no answer within the request timeout");
+    EXPECT_GE(took, 1s);
+    EXPECT_LT(took, 1500ms) << "the resolver's own 3 s timeout must not be waited for";
 }
 
 class HttpClientTls : public ::testing::Test {
