@@ -6,11 +6,13 @@ Redis on, the daemon pinned to one core and the simulator to the other.
     scripts/services start && eval "$(scripts/services env)"
     bench/ingest/run.py [--devices 1000] [--seconds 30] [--runs 3]
 
-Each run: polls/s (the simulator's 200 answers), readings stored/s (PostgreSQL), the
-daemon's CPU per poll in µs (utime+stime from /proc over the same window, so it covers
-fetch, parse, normalize, store and publish), and then `wrk` on one channel's feeds.json
-with the query the daemon sends, against the same simulator in the same run. Prints one
-line per run and the medians. Uses its own database (flowgate_bench_ingest).
+Each run: polls/s (the simulator's 200 answers: feed reads and last_entry_id probes), the
+share of probes, readings stored/s (PostgreSQL), the daemon's CPU per poll in µs
+(utime+stime from /proc over the same window, so it covers fetch, parse, normalize, store
+and publish), and then `wrk` on one channel's probe and on its feeds.json with the query the
+daemon sends, against the same simulator in the same run; polls/wrk compares with what wrk
+gets from the same mix of the two. Prints one line per run and the medians. Uses its own
+database (flowgate_bench_ingest).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time, urllib.request
 from datetime import datetime, timedelta, timezone
@@ -51,9 +53,18 @@ def devices_sql(n):
             f" scale_factor, \"offset\", unit, min_valid, max_valid, expected_label) VALUES {fields};\n")
 
 
-def sim_polls(port):
+def sim_stats(port):
+    """(200 answers, of them probes): the sim counts by status and by resource, so probes
+    are counted whatever they answered; the daemon's probes all answer 200 here."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/stats") as r:
-        return json.load(r)["total"]["by_status"].get("200", 0)
+        total = json.load(r)["total"]
+        return total["by_status"].get("200", 0), total["by_resource"].get("feeds/last_entry_id", 0)
+
+
+def wrk(port, path, concurrency):
+    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{concurrency}", "-d10s",
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    return float(next(l.split()[1] for l in out.splitlines() if l.startswith("Requests/sec")))
 
 
 def one_run(args, tmp):
@@ -93,27 +104,30 @@ def one_run(args, tmp):
         time.sleep(args.warmup)  # past the first polls' 100-entry backlogs
         stored = lambda: int(subprocess.run(["psql", url, "-tAc", "SELECT count(*) FROM telemetry_readings"],
                                             capture_output=True, text=True, check=True).stdout)
-        p0, c0, r0, t0 = sim_polls(sim_port), cpu_seconds(daemon.pid), stored(), time.monotonic()
+        (p0, q0), c0, r0, t0 = sim_stats(sim_port), cpu_seconds(daemon.pid), stored(), time.monotonic()
         time.sleep(args.seconds)
-        p1, c1, r1, t1 = sim_polls(sim_port), cpu_seconds(daemon.pid), stored(), time.monotonic()
+        (p1, q1), c1, r1, t1 = sim_stats(sim_port), cpu_seconds(daemon.pid), stored(), time.monotonic()
         daemon.terminate()
         daemon.wait()
         procs.remove(daemon)
 
         start = (datetime.now(timezone.utc) - timedelta(minutes=10)).strftime("%Y-%m-%d%%20%H:%M:%S")
-        target = (f"http://127.0.0.1:{sim_port}/channels/{FIRST_CHANNEL}/feeds.json?results=8000&start={start}"
-                  f"&api_key=BENCHKEY00000000")
-        wrk = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{args.concurrency}", "-d10s", target],
-                             capture_output=True, text=True, check=True).stdout
-        wrk_rps = float(next(l.split()[1] for l in wrk.splitlines() if l.startswith("Requests/sec")))
+        key = "api_key=BENCHKEY00000000"
+        wrk_feed = wrk(sim_port, f"/channels/{FIRST_CHANNEL}/feeds.json?results=8000&start={start}&{key}",
+                       args.concurrency)
+        wrk_probe = wrk(sim_port, f"/channels/{FIRST_CHANNEL}/feeds/last_entry_id.json?{key}", args.concurrency)
     finally:
         for p in procs:
             p.terminate()
             p.wait()
     polls = p1 - p0
-    return {"polls_per_s": polls / (t1 - t0), "readings_per_s": (r1 - r0) / (t1 - t0),
-            "cpu_us_per_poll": (c1 - c0) * 1e6 / max(polls, 1), "daemon_cpu": (c1 - c0) / (t1 - t0),
-            "wrk_rps": wrk_rps}
+    probe_share = (q1 - q0) / max(polls, 1)
+    # What wrk would serve of the same mix: each request takes the time wrk's rate gives it.
+    wrk_mix = 1 / (probe_share / wrk_probe + (1 - probe_share) / wrk_feed)
+    return {"polls_per_s": polls / (t1 - t0), "probe_pct": 100 * probe_share,
+            "readings_per_s": (r1 - r0) / (t1 - t0), "cpu_us_per_poll": (c1 - c0) * 1e6 / max(polls, 1),
+            "daemon_cpu": (c1 - c0) / (t1 - t0), "wrk_probe_rps": wrk_probe, "wrk_feed_rps": wrk_feed,
+            "wrk_mix_rps": wrk_mix}
 
 
 def main():
@@ -136,7 +150,7 @@ def main():
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
     print(f"devices={args.devices} concurrency={args.concurrency} median: " +
           " ".join(f"{k}={v:.1f}" for k, v in med.items()) +
-          f" polls/wrk={med['polls_per_s'] / med['wrk_rps']:.2f}")
+          f" polls/wrk={med['polls_per_s'] / med['wrk_mix_rps']:.2f}")
 
 
 if __name__ == "__main__":

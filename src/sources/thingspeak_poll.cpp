@@ -1,6 +1,8 @@
 #include "flowgate/sources/thingspeak_poll.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 
 #include "flowgate/normalize/feed.hpp"
 #include "flowgate/normalize/normalizer.hpp"
@@ -10,6 +12,11 @@ namespace flowgate::sources {
 ThingSpeakPoll::ThingSpeakPoll(ThingSpeakDevice device) : device_{std::move(device)} {}
 
 std::string ThingSpeakPoll::target() const {
+    const auto key = device_.read_api_key && !device_.read_api_key->empty() ? *device_.read_api_key : std::string{};
+    if (probe_) {
+        auto t = "/channels/" + std::to_string(device_.channel_id) + "/feeds/last_entry_id.json";
+        return key.empty() ? t : t + "?api_key=" + key;
+    }
     std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=";
     if (const auto& since = device_.cursor.created_at) {
         auto start = format_iso8601(*since - clock_skew_margin); // "2026-11-28T21:03:27Z", UTC
@@ -18,7 +25,7 @@ std::string ThingSpeakPoll::target() const {
     } else {
         t += std::to_string(first_poll_results);
     }
-    if (device_.read_api_key && !device_.read_api_key->empty()) t += "&api_key=" + *device_.read_api_key;
+    if (!key.empty()) t += "&api_key=" + key;
     return t;
 }
 
@@ -46,6 +53,7 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         out.errors.push_back(std::move(e));
         return out;
     }
+    if (probe_) return on_probe(result.body, now);
     auto parsed = normalize::parse_feed(result.body);
     if (!parsed.ok()) {
         auto e = device_error(device_, ErrorStage::parse, channel + ": " + parsed.error, now);
@@ -92,6 +100,42 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     std::sort(normalized.entries.begin(), normalized.entries.end(),
               [](const TelemetryEntry& a, const TelemetryEntry& b) { return a.entry_id < b.entry_id; });
     out.entries = std::move(normalized.entries);
+    // Nothing new: the next poll asks the cheap question first.
+    probe_ = cursor.entry_id && !out.newest_entry_id;
+    // The channel has entries beyond the cursor that the read did not return (written with an
+    // older created_at than the read's window): said once, and the probe is not fooled by
+    // them into reading again and again.
+    const auto last = feed.channel ? feed.channel->last_entry_id : std::nullopt;
+    if (probe_ && last && *last > *cursor.entry_id && unreturned_last_ != last) {
+        unreturned_last_ = last;
+        out.errors.push_back(device_error(device_, ErrorStage::fetch,
+                                          channel + ": entries " + std::to_string(*cursor.entry_id + 1) + ".." +
+                                              std::to_string(*last) + " exist but a read from the cursor's time does not return them",
+                                          now));
+    }
+    return out;
+}
+
+PollOutcome ThingSpeakPoll::on_probe(std::string_view body, Seconds now) {
+    PollOutcome out;
+    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.remove_suffix(1);
+    std::int64_t last = 0;
+    const auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), last);
+    if (ec != std::errc{} || end != body.data() + body.size() || body.empty()) {
+        auto e = device_error(device_, ErrorStage::parse,
+                              "channel " + std::to_string(device_.channel_id) +
+                                  ": last_entry_id.json is not a number: " + std::string{body.substr(0, 64)},
+                              now);
+        e.http_status = 200;
+        out.errors.push_back(std::move(e));
+        return out;
+    }
+    out.fetched = true;
+    // -1: the channel has no entries (it was cleared); the read that follows starts the new epoch.
+    if (last != device_.cursor.entry_id.value_or(0) && last != unreturned_last_) {
+        out.read_now = true;
+        probe_ = false;
+    }
     return out;
 }
 

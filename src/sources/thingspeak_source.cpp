@@ -75,6 +75,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         int priority;
         bool waiting_for_budget = false;
         bool timed_out = false; ///< its last poll ran into the request timeout
+        bool holds_timed_out_slot = false; ///< it holds a slot, counted among the timed-out ones
         std::string last_failure; ///< the failure already logged at warn while failing
     };
 
@@ -91,8 +92,10 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     std::optional<SteadyClock::time_point> armed_at; ///< when the pending wait of `timer` ends
     std::mt19937_64 random{std::random_device{}()};
     Stats stats;
-    std::size_t timed_out_in_flight = 0;
-    std::size_t takes_in_flight = 0; ///< devices waiting for the shared budget's answer
+    /// Slots held: by polls in flight and by devices waiting for the shared budget's answer.
+    std::size_t slots_held = 0;
+    /// Of them, by devices whose last poll timed out.
+    std::size_t timed_out_slots = 0;
     bool stopped = false;
     bool warned_queue_full = false;
 
@@ -127,13 +130,13 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             budget_wake = budget_wake ? std::min(*budget_wake, d.budget.retry_at) : d.budget.retry_at;
             deferred.push_back(entry);
         };
-        while (stats.polls_in_flight + takes_in_flight < options.max_concurrent_polls && breaker.would_allow(now)) {
+        while (slots_held < options.max_concurrent_polls && breaker.would_allow(now)) {
             auto entry = scheduler.pop_ready(now);
             if (!entry) break;
             auto& d = *devices[entry->device];
             // Devices whose last poll timed out may hold half the slots: a few hung channels
             // must not keep the healthy ones waiting.
-            if (d.timed_out && timed_out_in_flight >= std::max<std::size_t>(1, options.max_concurrent_polls / 2)) {
+            if (d.timed_out && timed_out_slots >= std::max<std::size_t>(1, options.max_concurrent_polls / 2)) {
                 deferred.push_back(*entry);
                 continue;
             }
@@ -141,20 +144,19 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
                 wait_for_budget(d, *entry);
                 continue;
             }
+            hold_slot(d);
             std::optional<bus::RedisBudget::Decision> decision;
             if (shared_budget) {
                 decision = shared_budget->take(d.budget.id, d.budget.bucket, [self = shared_from_this(), entry = *entry](auto answer) {
                     self->on_budget_answer(entry, answer);
                 });
-                if (!decision) {
-                    ++takes_in_flight;
-                    continue;
-                }
+                if (!decision) continue;
             } else {
                 const bool granted = d.budget.bucket.try_take(now);
                 decision = {granted, granted ? now : d.budget.bucket.next_token_at(now)};
             }
             if (!decision->granted) {
+                release_slot(d);
                 d.budget.retry_at = decision->retry_at;
                 wait_for_budget(d, *entry);
                 continue;
@@ -180,28 +182,41 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         });
     }
 
+    void hold_slot(Device& d) {
+        ++slots_held;
+        d.holds_timed_out_slot = d.timed_out;
+        timed_out_slots += d.timed_out;
+    }
+
+    void release_slot(Device& d) {
+        --slots_held;
+        timed_out_slots -= d.holds_timed_out_slot;
+        d.holds_timed_out_slot = false;
+    }
+
     /// The shared budget answered a take.
     void on_budget_answer(sched::PollScheduler::Entry entry, bus::RedisBudget::Decision decision) {
-        --takes_in_flight;
-        if (stopped) return;
         auto& d = *devices[entry.device];
+        if (stopped) return;
         const auto now = SteadyClock::now();
+        if (decision.granted && breaker.would_allow(now)) {
+            send(entry.device, now);
+            pump();
+            return;
+        }
+        release_slot(d);
         if (!decision.granted) {
             d.budget.retry_at = decision.retry_at;
             if (!d.waiting_for_budget) ++stats.delayed_by_budget;
             d.waiting_for_budget = true;
-            scheduler.restore(entry);
-        } else if (breaker.would_allow(now)) {
-            send(entry.device, now);
-        } else {
-            // The breaker opened, or its probe left, while the budget was asked: the token is
-            // spent, the poll waits like the others.
-            scheduler.restore(entry);
         }
+        // Refused, or granted while the breaker opened (or its probe left): then the token is
+        // spent, and the poll waits like the others.
+        scheduler.restore(entry);
         pump();
     }
 
-    /// Sends the poll of a device that has its token.
+    /// Sends the poll of a device that has its slot and its token.
     void send(std::size_t index, SteadyClock::time_point now) {
         devices[index]->waiting_for_budget = false;
         const auto was = breaker.state();
@@ -216,11 +231,9 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     void poll(std::size_t index) {
         ++stats.polls;
         ++stats.polls_in_flight;
-        const bool timed_out = devices[index]->timed_out;
-        timed_out_in_flight += timed_out;
-        client.get(devices[index]->poll.target(), [self = shared_from_this(), index, timed_out](thingspeak::FetchResult result) {
+        client.get(devices[index]->poll.target(), [self = shared_from_this(), index](thingspeak::FetchResult result) {
             --self->stats.polls_in_flight;
-            self->timed_out_in_flight -= timed_out;
+            self->release_slot(*self->devices[index]);
             self->devices[index]->timed_out = result.error == thingspeak::FetchErrorKind::timeout;
             if (self->stopped) return;
             self->on_result(index, std::move(result));
@@ -257,7 +270,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         stats.entries += accepted;
         report_errors(d, outcome);
 
-        auto next = now + next_interval(dev.polling_interval);
+        auto next = outcome.read_now ? now : now + next_interval(dev.polling_interval);
         if (!outcome.fetched) {
             ++stats.failed_polls;
             // The device's own failures back off; the server's are the breaker's business, and

@@ -369,13 +369,21 @@ SimApi::SimApi(SimConfig config, WallTime wall_start)
     }
 }
 
-void SimApi::count(std::optional<std::uint64_t> channel_id, std::string_view status) {
-    ++total_counts_.total;
-    ++total_counts_.by_status[std::string{status}];
-    if (!channel_id) return;
-    auto& c = channel_counts_[*channel_id];
-    ++c.total;
-    ++c.by_status[std::string{status}];
+void SimApi::count(std::optional<std::uint64_t> channel_id, std::string_view path, std::string_view status) {
+    std::string resource;
+    auto parts = split_path(path);
+    for (std::size_t i = 2; i < parts.size(); ++i) {
+        auto part = parts[i];
+        strip_suffix(part, ".json");
+        const bool number = !part.empty() && std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); });
+        resource += (i == 2 ? "" : "/") + (number ? std::string{"N"} : std::string{part});
+    }
+    for (auto* c : {&total_counts_, channel_id ? &channel_counts_[*channel_id] : nullptr}) {
+        if (!c) continue;
+        ++c->total;
+        ++c->by_status[std::string{status}];
+        ++c->by_resource[resource];
+    }
 }
 
 SimReply SimApi::handle(const SimRequest& request, WallTime wall_now) {
@@ -420,7 +428,7 @@ SimReply SimApi::handle(const SimRequest& request, WallTime wall_now) {
         break;
     }
     reply.delay = fault.latency;
-    count(channel_id, reply.action == SimReply::Action::reset  ? "reset"sv
+    count(channel_id, path, reply.action == SimReply::Action::reset  ? "reset"sv
                       : reply.action == SimReply::Action::hang ? "hang"sv
                                                                : std::string_view{std::to_string(reply.status)});
     if (reply.status == 200 && !reply.etag.empty() && reply.etag == request.if_none_match) {
@@ -548,7 +556,7 @@ SimReply SimApi::handle_control(const SimRequest& request, std::string_view path
                 channel_counts_.clear();
             }
             const auto to_json = [](const RequestCounts& c) {
-                return json{{"requests", c.total}, {"by_status", c.by_status}};
+                return json{{"requests", c.total}, {"by_status", c.by_status}, {"by_resource", c.by_resource}};
             };
             json channels = json::object();
             for (const auto& [id, counts] : channel_counts_) channels[std::to_string(id)] = to_json(counts);

@@ -35,10 +35,13 @@ struct SimReply {
     std::chrono::milliseconds delay{0};  ///< wait this long before acting
 };
 
-/// Requests served, by status ("200", "400", … "reset", "hang").
+/// Requests served, by status ("200", "400", … "reset", "hang") and by resource (the path
+/// after /channels/{id}/ without ".json", numbers as N: "feeds", "feeds/last_entry_id",
+/// "fields/N").
 struct RequestCounts {
     std::uint64_t total = 0;
     std::map<std::string, std::uint64_t> by_status;
+    std::map<std::string, std::uint64_t> by_resource;
 };
 
 /// Simulated time: follows the wall clock from a chosen start, `speed` times as fast, plus
@@ -75,7 +78,7 @@ private:
     SimReply handle_channel_api(const SimRequest& request, std::string_view path, std::string_view query,
                                 Seconds now, std::optional<std::uint64_t>& channel_id);
     SimReply handle_control(const SimRequest& request, std::string_view path, WallTime wall_now);
-    void count(std::optional<std::uint64_t> channel_id, std::string_view status);
+    void count(std::optional<std::uint64_t> channel_id, std::string_view path, std::string_view status);
 
     SimConfig config_;
     SimClock clock_;

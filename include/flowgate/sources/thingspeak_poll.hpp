@@ -3,6 +3,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flowgate/core/telemetry.hpp"
@@ -24,12 +25,19 @@ struct PollOutcome {
     /// The newest entry id in the answer beyond the cursor, including entries that produced
     /// no reading (every field empty or invalid).
     std::optional<std::int64_t> newest_entry_id;
+    /// The probe found entries beyond the cursor: read them now, not an interval later.
+    bool read_now = false;
 };
 
 /// The decisions of polling one ThingSpeak device, without I/O: which URL to read, which
 /// entries of the answer are new, what is an error, and where the cursor stands. The cursor
 /// moves only when the caller reports an entry as accepted for storage, so an entry that
 /// could not be queued is fetched again next time instead of being lost.
+///
+/// After a read that found nothing new, the next poll is the cheap probe
+/// (`feeds/last_entry_id.json`, a number): the feed is read again only when the probe says
+/// the channel moved. A device that posts as often as it is polled thus costs one request a
+/// poll, and one polled faster than it posts mostly costs a probe.
 class ThingSpeakPoll {
 public:
     /// Rows asked for by a poll without a cursor time (the first one ever): the recent past.
@@ -47,8 +55,10 @@ public:
     const DeviceCursor& cursor() const { return device_.cursor; }
 
     /// Path and query of the next read, with the read key when the channel is private: the
-    /// newest rows at first, then everything from the cursor's time on.
+    /// newest rows at first, then everything from the cursor's time on, or the probe.
     std::string target() const;
+    /// The next read is the probe.
+    bool probing() const { return probe_; }
 
     /// Interprets the answer to target().
     PollOutcome on_response(const thingspeak::FetchResult& result, Seconds now);
@@ -59,7 +69,12 @@ public:
     void commit(const PollOutcome& outcome, std::size_t accepted);
 
 private:
+    PollOutcome on_probe(std::string_view body, Seconds now);
+
     ThingSpeakDevice device_;
+    bool probe_ = false;
+    /// The newest entry id of a channel whose entries beyond the cursor a read did not return.
+    std::optional<std::int64_t> unreturned_last_;
     /// Schema problems already reported, so a renamed field is reported once, not every poll.
     std::set<std::string> reported_schema_problems_;
 };

@@ -143,6 +143,13 @@ TEST(SimStats, CountsRequestsPerChannelAndStatus) {
     EXPECT_EQ(stats["channels"]["101"]["by_status"]["200"], 2);
     EXPECT_EQ(stats["channels"]["101"]["by_status"]["400"], 1);
     EXPECT_EQ(stats["channels"]["202"]["by_status"]["400"], 1);
+    EXPECT_EQ(stats["channels"]["101"]["by_resource"]["feeds/last"], 2);
+    EXPECT_EQ(stats["channels"]["101"]["by_resource"]["feeds"], 1);
+    request(api, "/channels/101/feeds/last_entry_id.json");
+    request(api, "/channels/101/fields/1/last.json");
+    stats = request(api, "/_sim/stats").json;
+    EXPECT_EQ(stats["total"]["by_resource"]["feeds/last_entry_id"], 1);
+    EXPECT_EQ(stats["total"]["by_resource"]["fields/N/last"], 1);
     control(api, "/_sim/stats");
     EXPECT_EQ(request(api, "/_sim/stats").json["total"]["requests"], 0);
 }

@@ -134,6 +134,102 @@ TEST(ThingSpeakPoll, ClearedChannelStartsANewEpoch) {
     EXPECT_EQ(poll.cursor().entry_id, 2);
 }
 
+// Polled faster than it posts, a channel costs a probe a poll: the feed is read only when
+// the probe says it moved, and at once (read_now), not an interval later.
+TEST(ThingSpeakPoll, AfterAReadWithNothingNewItProbesFirst) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
+    poll.commit(out, out.entries.size());
+    const auto feed_target = poll.target();
+    EXPECT_FALSE(poll.probing()) << "it found something: it may well find more";
+    out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
+    poll.commit(out, out.entries.size());
+    ASSERT_TRUE(poll.probing());
+    EXPECT_EQ(poll.target(), "/channels/2100101/feeds/last_entry_id.json?api_key=KEY123");
+
+    out = poll.on_response(ok("2"), now);
+    poll.commit(out, 0);
+    EXPECT_TRUE(out.fetched);
+    EXPECT_FALSE(out.read_now);
+    EXPECT_TRUE(out.entries.empty() && out.errors.empty());
+    EXPECT_TRUE(poll.probing()) << "still nothing new";
+
+    out = poll.on_response(ok("3\n"), now);
+    poll.commit(out, 0);
+    EXPECT_TRUE(out.read_now);
+    EXPECT_EQ(poll.cursor().entry_id, 2) << "the probe moves nothing";
+    EXPECT_EQ(poll.target(), feed_target);
+    out = poll.on_response(ok(feed(3, {{2, "2"}, {3, "3"}})), now);
+    poll.commit(out, out.entries.size());
+    ASSERT_EQ(out.entries.size(), 1u);
+    EXPECT_EQ(out.entries[0].entry_id, 3);
+
+    auto pub = tank();
+    pub.read_api_key.reset();
+    ThingSpeakPoll public_poll{pub};
+    out = public_poll.on_response(ok(feed(1, {{1, "1"}})), now);
+    public_poll.commit(out, 1);
+    public_poll.commit(public_poll.on_response(ok(feed(1, {{1, "1"}})), now), 0);
+    EXPECT_EQ(public_poll.target(), "/channels/2100101/feeds/last_entry_id.json");
+}
+
+TEST(ThingSpeakPoll, AProbeThatGoesBackwardsOrFailsIsHandledLikeARead) {
+    const auto probing = [] {
+        ThingSpeakPoll poll{tank()};
+        for (int i = 0; i < 2; ++i) {
+            auto out = poll.on_response(ok(feed(5, {{4, "4"}, {5, "5"}})), now);
+            poll.commit(out, out.entries.size());
+        }
+        EXPECT_TRUE(poll.probing());
+        return poll;
+    };
+    // Cleared (-1: no entries at all, or a lower id): the read that follows starts the new epoch.
+    for (const auto* body : {"-1", "2"}) {
+        auto poll = probing();
+        EXPECT_TRUE(poll.on_response(ok(body), now).read_now) << body;
+        const auto out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
+        EXPECT_TRUE(out.new_epoch) << body;
+        EXPECT_EQ(out.entries.size(), 2u) << body;
+    }
+    auto poll = probing();
+    FetchResult refused;
+    refused.status = 400;
+    refused.body = "-1";
+    auto out = poll.on_response(refused, now);
+    ASSERT_EQ(out.errors.size(), 1u);
+    EXPECT_EQ(out.errors[0].stage, ErrorStage::auth);
+    EXPECT_FALSE(out.fetched);
+    EXPECT_TRUE(poll.probing());
+
+    out = poll.on_response(ok("<html>oops</html>"), now);
+    ASSERT_EQ(out.errors.size(), 1u);
+    EXPECT_EQ(out.errors[0].stage, ErrorStage::parse);
+    EXPECT_EQ(out.errors[0].message, "channel 2100101: last_entry_id.json is not a number: <html>oops</html>");
+    EXPECT_FALSE(out.fetched) << "the device backs off, the cursor stays";
+    EXPECT_FALSE(out.read_now);
+    EXPECT_EQ(poll.cursor().entry_id, 5);
+}
+
+// An entry the time-keyed read cannot return (created_at before the read's window): one
+// error naming it, and the probe does not send the device into a read after every probe.
+TEST(ThingSpeakPoll, EntriesTheReadDoesNotReturnAreReportedOnceAndDoNotFoolTheProbe) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
+    poll.commit(out, out.entries.size());
+    out = poll.on_response(ok(feed(3, {{1, "1"}, {2, "2"}})), now);
+    ASSERT_EQ(out.errors.size(), 1u);
+    EXPECT_EQ(out.errors[0].message, "channel 2100101: entries 3..3 exist but a read from the cursor's time does not return them");
+    poll.commit(out, 0);
+    ASSERT_TRUE(poll.probing());
+    EXPECT_FALSE(poll.on_response(ok("3"), now).read_now) << "entry 3 is known to be out of reach";
+    out = poll.on_response(ok("4"), now);
+    EXPECT_TRUE(out.read_now);
+    out = poll.on_response(ok(feed(4, {{1, "1"}, {2, "2"}, {4, "4"}})), now);
+    poll.commit(out, out.entries.size());
+    ASSERT_EQ(out.entries.size(), 1u);
+    EXPECT_EQ(poll.cursor().entry_id, 4);
+}
+
 TEST(ThingSpeakPoll, FailuresBecomeErrorRecordsOfTheRightStage) {
     ThingSpeakPoll poll{tank()};
     FetchResult refused;
