@@ -122,7 +122,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     budget_options.connection = redis_named("flowgate-budget");
     budget_options.instance_id = instance_id();
     bus::RedisBudget budget{ioc, budget_options, log.with_component("budget")};
-    sources::ThingSpeakSource source{ioc, client, &budget, ingest, log.with_component("poller"), devices,
+    sources::ThingSpeakSource source{ioc, client, budget, ingest, log.with_component("poller"), devices,
                                      sources::ThingSpeakSourceOptions::from(config.thingspeak, client.host())};
     publisher.start();
     budget.start();

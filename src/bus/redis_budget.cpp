@@ -1,6 +1,7 @@
 #include "flowgate/bus/redis_budget.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -59,7 +60,11 @@ return {granted, wait, redis.call('ZCARD', KEYS[2])}
 )lua";
 
 /// Fixed with 6 decimals: enough for a rate, and never an exponent Lua would misread.
-std::string number(double v) { return std::to_string(v); }
+std::string number(double v) {
+    char out[32];
+    const auto [end, ec] = std::to_chars(out, out + sizeof out, v, std::chars_format::fixed, 6);
+    return ec == std::errc{} ? std::string{out, end} : std::to_string(v);
+}
 
 } // namespace
 

@@ -80,7 +80,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     };
 
     thingspeak::HttpClient& client;
-    bus::RedisBudget* shared_budget;
+    bus::RedisBudget& shared_budget;
     TelemetrySink& sink;
     obs::Logger log;
     ThingSpeakSourceOptions options;
@@ -99,7 +99,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     bool stopped = false;
     bool warned_queue_full = false;
 
-    Impl(asio::io_context& io, thingspeak::HttpClient& c, bus::RedisBudget* b, TelemetrySink& s, obs::Logger l,
+    Impl(asio::io_context& io, thingspeak::HttpClient& c, bus::RedisBudget& b, TelemetrySink& s, obs::Logger l,
          ThingSpeakSourceOptions o)
         : client{c}, shared_budget{b}, sink{s}, log{std::move(l)}, options{std::move(o)}, scheduler{options.priority_step},
           breaker{options.breaker}, timer{io} {}
@@ -125,8 +125,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         std::vector<sched::PollScheduler::Entry> deferred;
         std::optional<SteadyClock::time_point> budget_wake;
         const auto wait_for_budget = [&](Device& d, sched::PollScheduler::Entry entry) {
-            if (!d.waiting_for_budget) ++stats.delayed_by_budget;
-            d.waiting_for_budget = true;
+            note_waiting_for_budget(d);
             budget_wake = budget_wake ? std::min(*budget_wake, d.budget.retry_at) : d.budget.retry_at;
             deferred.push_back(entry);
         };
@@ -145,16 +144,11 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
                 continue;
             }
             hold_slot(d);
-            std::optional<bus::RedisBudget::Decision> decision;
-            if (shared_budget) {
-                decision = shared_budget->take(d.budget.id, d.budget.bucket, [self = shared_from_this(), entry = *entry](auto answer) {
+            const auto decision =
+                shared_budget.take(d.budget.id, d.budget.bucket, [self = shared_from_this(), entry = *entry](auto answer) {
                     self->on_budget_answer(entry, answer);
                 });
-                if (!decision) continue;
-            } else {
-                const bool granted = d.budget.bucket.try_take(now);
-                decision = {granted, granted ? now : d.budget.bucket.next_token_at(now)};
-            }
+            if (!decision) continue; // Redis decides; the slot stays held meanwhile
             if (!decision->granted) {
                 release_slot(d);
                 d.budget.retry_at = decision->retry_at;
@@ -182,6 +176,11 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         });
     }
 
+    void note_waiting_for_budget(Device& d) {
+        if (!d.waiting_for_budget) ++stats.delayed_by_budget;
+        d.waiting_for_budget = true;
+    }
+
     void hold_slot(Device& d) {
         ++slots_held;
         d.holds_timed_out_slot = d.timed_out;
@@ -207,8 +206,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         release_slot(d);
         if (!decision.granted) {
             d.budget.retry_at = decision.retry_at;
-            if (!d.waiting_for_budget) ++stats.delayed_by_budget;
-            d.waiting_for_budget = true;
+            note_waiting_for_budget(d);
         }
         // Refused, or granted while the breaker opened (or its probe left): then the token is
         // spent, and the poll waits like the others.
@@ -333,7 +331,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         if (result.throttled()) {
             const auto rate = bucket.rate();
             bucket.on_throttled(now, result.retry_after);
-            if (shared_budget && result.retry_after) shared_budget->pause(d.budget.id, bucket, *result.retry_after);
+            if (result.retry_after) shared_budget.pause(d.budget.id, bucket, *result.retry_after);
             // At its floor, a rate that did not change is not news.
             if (bucket.rate() != rate || result.retry_after) log.warn("budget tightened", {{"key_id", d.budget.id},
                                           {"http_status", result.status},
@@ -375,7 +373,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     }
 };
 
-ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient& client, bus::RedisBudget* shared_budget,
+ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient& client, bus::RedisBudget& shared_budget,
                                    TelemetrySink& sink, obs::Logger log, std::vector<ThingSpeakDevice> devices,
                                    ThingSpeakSourceOptions options)
     : impl_{std::make_shared<Impl>(ioc, client, shared_budget, sink, std::move(log), std::move(options))} {
@@ -433,7 +431,7 @@ ThingSpeakSource::Stats ThingSpeakSource::stats() const {
     s.backing_off = static_cast<std::size_t>(std::count_if(impl_->devices.begin(), impl_->devices.end(),
                                                            [](const auto& d) { return d->backoff.failures() > 0; }));
     s.breaker = impl_->breaker.state();
-    s.budget_shared = impl_->shared_budget && impl_->shared_budget->shared();
+    s.budget_shared = impl_->shared_budget.shared();
     return s;
 }
 

@@ -74,9 +74,9 @@ public:
         bool budget_shared = false;
     };
 
-    /// With a `shared_budget`, each key's tokens come from it (shared with the other
-    /// instances); without, from this instance's buckets alone.
-    ThingSpeakSource(boost::asio::io_context& ioc, thingspeak::HttpClient& client, bus::RedisBudget* shared_budget,
+    /// Each key's tokens come from `shared_budget`, shared with the other instances (or from
+    /// this instance's share while Redis is out of reach).
+    ThingSpeakSource(boost::asio::io_context& ioc, thingspeak::HttpClient& client, bus::RedisBudget& shared_budget,
                      TelemetrySink& sink, obs::Logger log, std::vector<ThingSpeakDevice> devices,
                      ThingSpeakSourceOptions options);
     ~ThingSpeakSource();
