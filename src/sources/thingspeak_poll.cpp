@@ -18,7 +18,9 @@ std::string ThingSpeakPoll::target() const {
         return key.empty() ? t : t + "?api_key=" + key;
     }
     std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=";
-    if (const auto& since = device_.cursor.created_at) {
+    if (exact_) {
+        t += std::to_string(*exact_);
+    } else if (const auto& since = device_.cursor.created_at) {
         auto start = format_iso8601(*since - clock_skew_margin); // "2026-11-28T21:03:27Z", UTC
         start.pop_back();
         t += std::to_string(max_results) + "&start=" + start.replace(10, 1, "%20");
@@ -54,6 +56,8 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         return out;
     }
     if (probe_) return on_probe(result.body, now);
+    const bool exact = exact_.has_value();
+    exact_.reset();
     auto parsed = normalize::parse_feed(result.body);
     if (!parsed.ok()) {
         auto e = device_error(device_, ErrorStage::parse, channel + ": " + parsed.error, now);
@@ -81,6 +85,13 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     for (const auto& e : feed.entries) {
         if (e.entry_id && (!out.newest_entry_id || *e.entry_id > *out.newest_entry_id)) out.newest_entry_id = e.entry_id;
         if (e.entry_id && (!oldest || *e.entry_id < *oldest)) oldest = e.entry_id;
+    }
+    // The newest rows were not just the new ones (one of them is back-dated, or more came
+    // than were asked for): read the window from the cursor's time instead, now.
+    if (exact && cursor.entry_id && (!oldest || *oldest > *cursor.entry_id + 1)) {
+        out.newest_entry_id.reset();
+        out.read_now = true;
+        return out;
     }
     // ThingSpeak returns the newest rows of a window: when the oldest new row is not the one
     // right after the cursor, the rows in between were not returned. Say so; never hide it.
@@ -132,9 +143,13 @@ PollOutcome ThingSpeakPoll::on_probe(std::string_view body, Seconds now) {
     }
     out.fetched = true;
     // -1: the channel has no entries (it was cleared); the read that follows starts the new epoch.
-    if (last != device_.cursor.entry_id.value_or(0) && last != unreturned_last_) {
+    const auto cursor = device_.cursor.entry_id.value_or(0);
+    if (last != cursor && last != unreturned_last_) {
         out.read_now = true;
         probe_ = false;
+        // Moved on: the newest rows are the new ones, unless one was back-dated (then the
+        // read says so, and the window is read). Gone back: read the channel anew.
+        if (last > cursor) exact_ = std::min<std::int64_t>(last - cursor, max_results);
     }
     return out;
 }

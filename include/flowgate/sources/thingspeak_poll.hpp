@@ -36,8 +36,9 @@ struct PollOutcome {
 ///
 /// After a read that found nothing new, the next poll is the cheap probe
 /// (`feeds/last_entry_id.json`, a number): the feed is read again only when the probe says
-/// the channel moved. A device that posts as often as it is polled thus costs one request a
-/// poll, and one polled faster than it posts mostly costs a probe.
+/// the channel moved, and then only the newest rows the probe counted. A device that posts
+/// as often as it is polled thus costs one request a poll, and one polled faster than it
+/// posts mostly costs a probe.
 class ThingSpeakPoll {
 public:
     /// Rows asked for by a poll without a cursor time (the first one ever): the recent past.
@@ -55,7 +56,8 @@ public:
     const DeviceCursor& cursor() const { return device_.cursor; }
 
     /// Path and query of the next read, with the read key when the channel is private: the
-    /// newest rows at first, then everything from the cursor's time on, or the probe.
+    /// newest rows at first, then everything from the cursor's time on, or the probe, or the
+    /// rows the probe counted.
     std::string target() const;
     /// The next read is the probe.
     bool probing() const { return probe_; }
@@ -73,6 +75,8 @@ private:
 
     ThingSpeakDevice device_;
     bool probe_ = false;
+    /// The probe found this many new entries: the next read asks for the newest that many.
+    std::optional<std::int64_t> exact_;
     /// The newest entry id of a channel whose entries beyond the cursor a read did not return.
     std::optional<std::int64_t> unreturned_last_;
     /// Schema problems already reported, so a renamed field is reported once, not every poll.

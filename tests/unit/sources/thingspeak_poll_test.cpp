@@ -154,15 +154,17 @@ TEST(ThingSpeakPoll, AfterAReadWithNothingNewItProbesFirst) {
     EXPECT_TRUE(out.entries.empty() && out.errors.empty());
     EXPECT_TRUE(poll.probing()) << "still nothing new";
 
-    out = poll.on_response(ok("3\n"), now);
+    out = poll.on_response(ok("4\n"), now);
     poll.commit(out, 0);
     EXPECT_TRUE(out.read_now);
     EXPECT_EQ(poll.cursor().entry_id, 2) << "the probe moves nothing";
-    EXPECT_EQ(poll.target(), feed_target);
-    out = poll.on_response(ok(feed(3, {{2, "2"}, {3, "3"}})), now);
+    EXPECT_EQ(poll.target(), "/channels/2100101/feeds.json?results=2&api_key=KEY123") << "the two new rows only";
+    out = poll.on_response(ok(feed(4, {{3, "3"}, {4, "4"}})), now);
     poll.commit(out, out.entries.size());
-    ASSERT_EQ(out.entries.size(), 1u);
+    ASSERT_EQ(out.entries.size(), 2u);
     EXPECT_EQ(out.entries[0].entry_id, 3);
+    EXPECT_FALSE(poll.probing());
+    EXPECT_EQ(poll.target(), feed_target) << "after a find, the window from the cursor's time";
 
     auto pub = tank();
     pub.read_api_key.reset();
@@ -171,6 +173,31 @@ TEST(ThingSpeakPoll, AfterAReadWithNothingNewItProbesFirst) {
     public_poll.commit(out, 1);
     public_poll.commit(public_poll.on_response(ok(feed(1, {{1, "1"}})), now), 0);
     EXPECT_EQ(public_poll.target(), "/channels/2100101/feeds/last_entry_id.json");
+}
+
+// The newest rows are not the new ones when one of them was posted with an older created_at:
+// the read of the counted rows gives way to the window read, at once and without an error.
+TEST(ThingSpeakPoll, ABackDatedEntryTurnsTheCountedReadIntoTheWindowRead) {
+    ThingSpeakPoll poll{tank()};
+    for (int i = 0; i < 2; ++i) {
+        auto out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
+        poll.commit(out, out.entries.size());
+    }
+    const auto window = poll.on_response(ok("4"), now);
+    ASSERT_TRUE(window.read_now);
+    ASSERT_EQ(poll.target(), "/channels/2100101/feeds.json?results=2&api_key=KEY123");
+    // Entry 3 is older than entry 2 by its created_at: the newest two rows are 2 and 4.
+    auto out = poll.on_response(ok(feed(4, {{2, "2"}, {4, "4"}})), now);
+    poll.commit(out, out.entries.size());
+    EXPECT_TRUE(out.read_now);
+    EXPECT_TRUE(out.fetched);
+    EXPECT_TRUE(out.entries.empty() && out.errors.empty());
+    EXPECT_EQ(poll.cursor().entry_id, 2) << "entry 4 waits for 3";
+    EXPECT_EQ(poll.target().find("results=8000&start="), std::string{"/channels/2100101/feeds.json?"}.size());
+    out = poll.on_response(ok(feed(4, {{1, "1"}, {3, "3"}, {2, "2"}, {4, "4"}})), now);
+    poll.commit(out, out.entries.size());
+    ASSERT_EQ(out.entries.size(), 2u);
+    EXPECT_EQ(poll.cursor().entry_id, 4);
 }
 
 TEST(ThingSpeakPoll, AProbeThatGoesBackwardsOrFailsIsHandledLikeARead) {
@@ -224,6 +251,7 @@ TEST(ThingSpeakPoll, EntriesTheReadDoesNotReturnAreReportedOnceAndDoNotFoolThePr
     EXPECT_FALSE(poll.on_response(ok("3"), now).read_now) << "entry 3 is known to be out of reach";
     out = poll.on_response(ok("4"), now);
     EXPECT_TRUE(out.read_now);
+    EXPECT_TRUE(poll.on_response(ok(feed(4, {{2, "2"}, {4, "4"}})), now).read_now) << "the counted rows miss 3";
     out = poll.on_response(ok(feed(4, {{1, "1"}, {2, "2"}, {4, "4"}})), now);
     poll.commit(out, out.entries.size());
     ASSERT_EQ(out.entries.size(), 1u);
