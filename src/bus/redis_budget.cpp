@@ -1,7 +1,11 @@
 #include "flowgate/bus/redis_budget.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -71,8 +75,9 @@ std::string number(double v) {
 class RedisBudget::Impl {
 public:
     Impl(boost::asio::io_context& ioc, RedisBudgetOptions options, obs::Logger logger)
-        : options_{std::move(options)}, logger_{std::move(logger)},
-          connection_{ioc, options_.connection, logger_}, ttl_{std::to_string(options_.member_ttl.count())} {
+        : ioc_{ioc}, options_{std::move(options)}, logger_{std::move(logger)},
+          connection_{ioc, options_.connection, logger_}, deadline_{ioc},
+          ttl_{std::to_string(options_.member_ttl.count())} {
         if (options_.instance_id.empty()) throw std::invalid_argument{"RedisBudget needs an instance id"};
         connection_.set_ready_handler([this] { on_ready(); });
     }
@@ -85,6 +90,7 @@ public:
 
     void stop() {
         stopped_ = true;
+        deadline_.cancel();
         connection_.stop();
     }
 
@@ -94,44 +100,56 @@ public:
         const auto now = SteadyClock::now();
         // A Retry-After this instance was given holds it back whatever Redis says.
         if (now < bucket.paused_until()) return Decision{false, bucket.paused_until()};
-        if (!shared() || !send(key_id, bucket, &bucket, milliseconds{0}, std::move(done))) return local(bucket, now);
+        auto t = std::make_shared<Take>(Take{key_id, &bucket, number(bucket.rate()), number(bucket.burst()),
+                                             milliseconds{0}, std::move(done), now});
+        if (!shared() || !send(t)) return local(bucket, now);
+        waiting_.push_back(t);
+        if (waiting_.size() == 1) arm_deadline();
         return std::nullopt;
     }
 
     void pause(const std::string& key_id, const TokenBucket& bucket, milliseconds how_long) {
-        if (shared() && how_long > milliseconds{0}) send(key_id, bucket, nullptr, how_long, {});
+        if (!shared() || how_long <= milliseconds{0}) return;
+        send(std::make_shared<Take>(Take{key_id, nullptr, number(bucket.rate()), number(bucket.burst()), how_long, {},
+                                         SteadyClock::now()}));
     }
 
 private:
-    /// One run of the script: a take for `taker` (and `done`), or only a pause when it is null.
-    bool send(const std::string& key_id, const TokenBucket& bucket, TokenBucket* taker, milliseconds pause, Handler done) {
-        const auto bucket_key = "fg:budget:{" + key_id + "}";
+    /// One run of the script: a take for `taker`'s device, or only a pause when it is null.
+    struct Take {
+        std::string key_id;
+        TokenBucket* taker;
+        std::string rate, burst;
+        milliseconds pause;
+        Handler done;
+        SteadyClock::time_point sent;
+        bool decided = false;
+    };
+
+    bool send(const std::shared_ptr<Take>& t) {
+        const auto bucket_key = "fg:budget:{" + t->key_id + "}";
         const auto users_key = bucket_key + ":users";
-        const auto rate = number(bucket.rate());
-        const auto burst = number(bucket.burst());
-        const auto pause_ms = std::to_string(pause.count());
+        const auto pause_ms = std::to_string(t->pause.count());
         std::vector<std::string_view> args;
         if (sha_.empty()) {
             args = {"EVAL", take_script};
         } else {
             args = {"EVALSHA", sha_};
         }
-        args.insert(args.end(),
-                    {"2", bucket_key, users_key, rate, burst, options_.instance_id, ttl_, pause_ms, taker ? "1" : "0"});
-        return connection_.command(args, [this, key_id, &bucket, taker, pause, done = std::move(done)](const RedisReply* reply) {
-            on_reply(reply, key_id, bucket, taker, pause, done);
-        });
+        args.insert(args.end(), {"2", bucket_key, users_key, t->rate, t->burst, options_.instance_id, ttl_, pause_ms,
+                                 t->taker ? "1" : "0"});
+        return connection_.command(args, [this, t](const RedisReply* reply) { on_reply(reply, t); });
     }
 
-    void on_reply(const RedisReply* reply, const std::string& key_id, const TokenBucket& bucket, TokenBucket* taker,
-                  milliseconds pause, const Handler& done) {
+    void on_reply(const RedisReply* reply, const std::shared_ptr<Take>& t) {
+        if (t->decided) return; // decided locally when Redis was too slow
         const auto now = SteadyClock::now();
         if (reply && reply->is_error() && reply->str().starts_with("NOSCRIPT") && !stopped_) {
             // Redis lost the script (a restart, SCRIPT FLUSH): this one carries it, and it is
             // loaded again for the next ones.
             sha_.clear();
             load_script();
-            if (send(key_id, bucket, taker, pause, done)) return;
+            if (send(t)) return;
         }
         const bool answered = reply && !reply->is_error() && reply->size() == 3;
         if (reply && !answered) {
@@ -141,18 +159,41 @@ private:
                               {"failures", n}});
             }
         }
-        if (!taker) return;
+        t->decided = true;
+        while (!waiting_.empty() && waiting_.front()->decided) waiting_.pop_front();
+        if (!t->taker) return;
         if (!answered) {
-            done(local(*taker, now));
+            // The connection is going away (nullptr) while it runs this handler: what `done`
+            // does next (take again) must wait until it is gone.
+            boost::asio::post(ioc_, [done = t->done, decision = local(*t->taker, now)] { done(decision); });
             return;
         }
         if (fell_back_) {
             fell_back_ = false;
             logger_.info("budgets are shared through Redis again");
         }
-        taker->set_share(1.0 / static_cast<double>(std::max<long long>(1, reply->at(2).integer())));
+        t->taker->set_share(1.0 / static_cast<double>(std::max<long long>(1, reply->at(2).integer())));
         const bool granted = reply->at(0).integer() == 1;
-        done(Decision{granted, granted ? now : now + milliseconds{reply->at(1).integer()}});
+        t->done(Decision{granted, granted ? now : now + milliseconds{reply->at(1).integer()}});
+    }
+
+    /// Takes Redis has not answered within take_timeout are decided by the local share.
+    void arm_deadline() {
+        while (!waiting_.empty() && waiting_.front()->decided) waiting_.pop_front();
+        if (waiting_.empty()) return;
+        deadline_.expires_at(waiting_.front()->sent + options_.take_timeout);
+        deadline_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            const auto now = SteadyClock::now();
+            while (!waiting_.empty() && (waiting_.front()->decided || waiting_.front()->sent + options_.take_timeout <= now)) {
+                const auto t = waiting_.front();
+                waiting_.pop_front();
+                if (t->decided) continue;
+                t->decided = true;
+                t->done(local(*t->taker, now));
+            }
+            arm_deadline();
+        });
     }
 
     Decision local(TokenBucket& bucket, SteadyClock::time_point now) {
@@ -178,9 +219,12 @@ private:
         });
     }
 
+    boost::asio::io_context& ioc_;
     RedisBudgetOptions options_;
     obs::Logger logger_;
     RedisConnection connection_;
+    boost::asio::steady_timer deadline_;
+    std::deque<std::shared_ptr<Take>> waiting_; ///< takes sent, oldest first
     std::string ttl_;
     std::string sha_;
     LogRateLimiter errors_{std::chrono::seconds{10}};

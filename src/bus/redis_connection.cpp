@@ -80,11 +80,13 @@ public:
         stop();
     }
 
-    bool connected() const { return state_ == State::ready; }
+    // Not while an attempt is being torn down: its reply handlers run (with nullptr) after
+    // adapter_ is gone but before the state changes, and may send again.
+    bool connected() const { return state_ == State::ready && adapter_; }
     const RedisUrl& url() const { return url_; }
 
     bool command(std::span<const std::string_view> args, ReplyHandler handler) {
-        if (state_ != State::ready || adapter_->subscribed()) return false;
+        if (!connected() || adapter_->subscribed()) return false;
         const auto attempt = attempt_;
         const bool sent = adapter_->command(args, [weak = weak_from_this(), attempt, handler = std::move(handler)](
                                                       const RedisReply* reply) {
@@ -99,7 +101,7 @@ public:
     }
 
     bool push_command(std::string_view verb, std::string_view channel) {
-        if (state_ != State::ready) return false;
+        if (!connected()) return false;
         const std::array<std::string_view, 2> args{verb, channel};
         return adapter_->push_command(args);
     }

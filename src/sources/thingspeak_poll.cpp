@@ -82,13 +82,17 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         return cursor.entry_id && e.entry_id && *e.entry_id <= *cursor.entry_id;
     });
     std::optional<std::int64_t> oldest;
+    std::int64_t new_ids = 0;
     for (const auto& e : feed.entries) {
-        if (e.entry_id && (!out.newest_entry_id || *e.entry_id > *out.newest_entry_id)) out.newest_entry_id = e.entry_id;
-        if (e.entry_id && (!oldest || *e.entry_id < *oldest)) oldest = e.entry_id;
+        if (!e.entry_id) continue;
+        ++new_ids;
+        if (!out.newest_entry_id || *e.entry_id > *out.newest_entry_id) out.newest_entry_id = e.entry_id;
+        if (!oldest || *e.entry_id < *oldest) oldest = e.entry_id;
     }
-    // The newest rows were not just the new ones (one of them is back-dated, or more came
-    // than were asked for): read the window from the cursor's time instead, now.
-    if (exact && cursor.entry_id && (!oldest || *oldest > *cursor.entry_id + 1)) {
+    // The newest rows were not just the new ones, each once (one of them is back-dated, or
+    // more came than were asked for): read the window from the cursor's time instead, now.
+    if (exact && cursor.entry_id &&
+        (!oldest || *oldest > *cursor.entry_id + 1 || new_ids != *out.newest_entry_id - *cursor.entry_id)) {
         out.newest_entry_id.reset();
         out.read_now = true;
         return out;

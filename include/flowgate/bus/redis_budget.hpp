@@ -23,6 +23,9 @@ struct RedisBudgetOptions {
     /// An instance that took nothing from a key for this long no longer counts in its share.
     /// Default 1 min.
     std::chrono::milliseconds member_ttl{60'000};
+    /// A take Redis has not answered within this is decided by the local share, and its late
+    /// answer ignored: a Redis that stalls must not stall polling. Default 500 ms.
+    std::chrono::milliseconds take_timeout{500};
 };
 
 /// The request budgets of API keys, shared by every instance on one Redis over a connection

@@ -10,6 +10,7 @@
 #include "bus_test_support.hpp"
 #include "child_process.hpp"
 #include "flowgate/bus/redis_budget.hpp"
+#include "flowgate/bus/redis_connection.hpp"
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
 #include "flowgate/bus/redis_url.hpp"
@@ -148,6 +149,40 @@ TEST(RedisRestart, WithoutRedisEachInstanceSpendsItsShareOfTheBudget) {
     ASSERT_FALSE(a.take(key, bucket_a, [&](RedisBudget::Decision) { ++answers; }));
     ASSERT_TRUE(run_until(loop, [&] { return answers == 1; }, 5s));
     EXPECT_EQ(count_lines(*log.text, {"budgets are shared through Redis again"}), 1u) << *log.text;
+}
+
+// Redis stops answering (CLIENT PAUSE): a take is decided by the local share after the take
+// timeout, not after Redis's reply timeout, and the late answer is ignored.
+TEST(RedisRestart, AStalledRedisDoesNotStallTheBudget) {
+    const auto url = test::redis_url_from_env();
+    if (!url) GTEST_SKIP() << test::skip_message;
+    test::CapturedLog log;
+    boost::asio::io_context loop;
+    RedisBudget budget{loop, {test::fast_config(*url, "stalled"), "instance-s", 60s, 300ms}, log.logger};
+    RedisConnection admin{loop, test::fast_config(*url, "admin"), log.logger};
+    budget.start();
+    admin.start();
+    ASSERT_TRUE(run_until(loop, [&] { return budget.shared() && admin.connected(); }, 5s)) << *log.text;
+    using resilience::TokenBucket;
+    TokenBucket bucket{{.rate = 10, .burst = 8}, std::chrono::steady_clock::now()};
+    ASSERT_TRUE(test::call(loop, admin, {"CLIENT", "PAUSE", "1500", "ALL"}));
+
+    int answers = 0;
+    bool granted = false;
+    const auto asked = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration took{};
+    ASSERT_FALSE(budget.take(test::unique_name("key"), bucket, [&](RedisBudget::Decision d) {
+        ++answers;
+        granted = d.granted;
+        took = std::chrono::steady_clock::now() - asked;
+    }));
+    ASSERT_TRUE(run_until(loop, [&] { return answers == 1; }, 5s));
+    EXPECT_TRUE(granted) << "the local share has tokens";
+    EXPECT_GE(took, 300ms);
+    EXPECT_LT(took, 1000ms) << "decided at the take timeout, not when Redis answers";
+    run_until(loop, [] { return false; }, 2s); // the pause ends, the late answer arrives
+    EXPECT_EQ(answers, 1) << "the late answer is ignored";
+    EXPECT_TRUE(budget.shared());
 }
 
 } // namespace

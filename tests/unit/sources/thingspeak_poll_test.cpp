@@ -198,6 +198,14 @@ TEST(ThingSpeakPoll, ABackDatedEntryTurnsTheCountedReadIntoTheWindowRead) {
     poll.commit(out, out.entries.size());
     ASSERT_EQ(out.entries.size(), 2u);
     EXPECT_EQ(poll.cursor().entry_id, 4);
+
+    // A hole further in: 5 and 7 of 5..7, and an old row, are the newest three.
+    poll.commit(poll.on_response(ok(feed(4, {{3, "3"}, {4, "4"}})), now), 0);
+    ASSERT_TRUE(poll.probing());
+    ASSERT_TRUE(poll.on_response(ok("7"), now).read_now);
+    out = poll.on_response(ok(feed(7, {{4, "4"}, {5, "5"}, {7, "7"}})), now);
+    EXPECT_TRUE(out.read_now) << "entry 6 is missing: the window is read";
+    EXPECT_TRUE(out.entries.empty());
 }
 
 TEST(ThingSpeakPoll, AProbeThatGoesBackwardsOrFailsIsHandledLikeARead) {
