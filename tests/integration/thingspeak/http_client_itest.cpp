@@ -1,4 +1,5 @@
-// The ThingSpeak HTTP(S) client against flowgate-sim and a real TLS server (openssl s_server).
+// The ThingSpeak HTTP(S) client (and a device's polls through it) against flowgate-sim and a real
+// TLS server (openssl s_server).
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "child_process.hpp"
+#include "flowgate/sources/thingspeak_poll.hpp"
 #include "flowgate/thingspeak/http_client.hpp"
 
 using namespace std::chrono_literals;
@@ -165,6 +167,55 @@ TEST_F(HttpClientSim, StopDropsCallbacks) {
     ioc_.restart();
     ioc_.run_for(500ms);
     EXPECT_FALSE(called);
+}
+
+// A device's polls against the simulator in real time (15 s between a channel's entries):
+// after a read with nothing new comes the last_entry_id probe, and when the probe says the
+// channel moved, a read of just the rows it counted.
+TEST_F(HttpClientSim, AChannelWithNothingNewIsProbedAndThenReadForTheNewRowsOnly) {
+    HttpClient client{ioc_, options(), test_logger()};
+    flowgate::ThingSpeakDevice device;
+    device.device_id = 1;
+    device.channel_id = 2100101;
+    flowgate::FieldMapping level;
+    level.field = 1;
+    level.canonical_name = "water_level";
+    level.expected_label = "Water Level (cm)";
+    device.fields = {level};
+    flowgate::sources::ThingSpeakPoll poll{device};
+    struct Step {
+        std::string target;
+        flowgate::sources::PollOutcome outcome;
+    };
+    const auto step = [&] {
+        Step s{poll.target(), {}};
+        s.outcome = poll.on_response(fetch(ioc_, client, s.target),
+                                     std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+        poll.commit(s.outcome, s.outcome.entries.size());
+        return s;
+    };
+
+    const auto history = step();
+    ASSERT_FALSE(history.outcome.entries.empty()) << history.target;
+    // A 15 s channel in real time: within a few reads one finds nothing new.
+    for (int i = 0; i < 5 && !poll.probing(); ++i) step();
+    ASSERT_TRUE(poll.probing());
+    const auto cursor = *poll.cursor().entry_id;
+    const auto quiet = step();
+    EXPECT_EQ(quiet.target, "/channels/2100101/feeds/last_entry_id.json");
+    ASSERT_TRUE(quiet.outcome.fetched);
+    EXPECT_FALSE(quiet.outcome.read_now) << "nothing new yet";
+
+    sim_control("/_sim/time", R"({"advance_seconds":45})");
+    const auto moved = step();
+    ASSERT_TRUE(moved.outcome.read_now) << moved.target;
+    const auto read = step();
+    const auto n = read.outcome.entries.size();
+    ASSERT_GE(n, 2u) << "45 s of a 15 s channel";
+    EXPECT_EQ(read.target, "/channels/2100101/feeds.json?results=" + std::to_string(n));
+    for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(read.outcome.entries[i].entry_id, cursor + 1 + static_cast<std::int64_t>(i));
+    EXPECT_TRUE(read.outcome.errors.empty());
+    EXPECT_EQ(poll.cursor().entry_id, cursor + static_cast<std::int64_t>(n));
 }
 
 TEST(HttpClient, RefusedConnectionAndBadBaseUrl) {

@@ -52,6 +52,14 @@ FetchResult ok(std::string body) {
     return r;
 }
 
+/// ThingSpeak's answer to a missing or wrong read key.
+FetchResult refused_key() {
+    FetchResult r;
+    r.status = 400;
+    r.body = "-1";
+    return r;
+}
+
 } // namespace
 
 TEST(ThingSpeakPoll, TargetCarriesTheReadKeyOnlyForPrivateChannels) {
@@ -227,10 +235,7 @@ TEST(ThingSpeakPoll, AProbeThatGoesBackwardsOrFailsIsHandledLikeARead) {
         EXPECT_EQ(out.entries.size(), 2u) << body;
     }
     auto poll = probing();
-    FetchResult refused;
-    refused.status = 400;
-    refused.body = "-1";
-    auto out = poll.on_response(refused, now);
+    auto out = poll.on_response(refused_key(), now);
     ASSERT_EQ(out.errors.size(), 1u);
     EXPECT_EQ(out.errors[0].stage, ErrorStage::auth);
     EXPECT_FALSE(out.fetched);
@@ -268,10 +273,7 @@ TEST(ThingSpeakPoll, EntriesTheReadDoesNotReturnAreReportedOnceAndDoNotFoolThePr
 
 TEST(ThingSpeakPoll, FailuresBecomeErrorRecordsOfTheRightStage) {
     ThingSpeakPoll poll{tank()};
-    FetchResult refused;
-    refused.status = 400;
-    refused.body = "-1";
-    auto auth = poll.on_response(refused, now);
+    auto auth = poll.on_response(refused_key(), now);
     ASSERT_EQ(auth.errors.size(), 1u);
     EXPECT_EQ(auth.errors[0].stage, ErrorStage::auth);
     EXPECT_EQ(auth.errors[0].http_status, 400);
