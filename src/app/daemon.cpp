@@ -155,6 +155,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
                                   {"breaker", to_string(s.breaker)},
                                   {"budget", s.budget_shared ? "shared" : "local"},
                                   {"entries_stored", w.entries_stored},
+                                  {"entries_deferred", ingest.stats().rejected},
                                   {"errors", s.errors},
                                   {"queue_depth", w.queue_depth},
                                   {"published", p.published},

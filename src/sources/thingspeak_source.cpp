@@ -97,7 +97,11 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     /// Of them, by devices whose last poll timed out.
     std::size_t timed_out_slots = 0;
     bool stopped = false;
-    bool warned_queue_full = false;
+    /// Polls whose entries the storage queue could not all take, since the last warning.
+    struct {
+        std::uint64_t polls = 0, entries = 0;
+        std::optional<SteadyClock::time_point> warned_at;
+    } queue_full;
 
     Impl(asio::io_context& io, thingspeak::HttpClient& c, bus::RedisBudget& b, TelemetrySink& s, obs::Logger l,
          ThingSpeakSourceOptions o)
@@ -255,13 +259,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             if (!sink.submit(entry)) break;
             ++accepted;
         }
-        if (accepted < outcome.entries.size() && !warned_queue_full) {
-            warned_queue_full = true;
-            log.warn("storage queue full: entries will be read again on the next poll",
-                     {{"device_id", dev.device_id}, {"channel_id", dev.channel_id}});
-        } else if (accepted == outcome.entries.size()) {
-            warned_queue_full = false;
-        }
+        if (accepted < outcome.entries.size()) note_queue_full(outcome.entries.size() - accepted, now);
         const auto before = d.poll.cursor();
         d.poll.commit(outcome, accepted);
         if (d.poll.cursor() != before) sink.submit_cursor(dev.device_id, d.poll.cursor());
@@ -293,6 +291,18 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
                              {"new_entries", accepted},
                              {"elapsed_ms", result.elapsed.count()}});
         scheduler.add(index, d.priority, next);
+    }
+
+    /// A full storage queue is one warning per 10 s with what it deferred since, not a line
+    /// per poll (a catch-up of thousands of devices would bury everything else).
+    void note_queue_full(std::size_t deferred, SteadyClock::time_point now) {
+        ++queue_full.polls;
+        queue_full.entries += deferred;
+        if (queue_full.warned_at && now - *queue_full.warned_at < std::chrono::seconds{10}) return;
+        queue_full.warned_at = now;
+        log.warn("storage queue full: entries will be read again on a later poll",
+                 {{"polls", queue_full.polls}, {"entries_deferred", queue_full.entries}});
+        queue_full.polls = queue_full.entries = 0;
     }
 
     milliseconds next_interval(std::chrono::seconds interval) {

@@ -287,6 +287,43 @@ TEST_F(Flowgate, EveryEntryIsStoredExactlyOnceAcrossARestart) {
     EXPECT_NEAR(level, std::stod(sim_entry(2100101, newest, "")["field1"].get<std::string>()) * 0.01, 1e-9);
 }
 
+// A storage queue far smaller than what the first polls read (8 devices × 100 rows): entries
+// it cannot take are read again later, none lost, and the log says so without a line a poll.
+TEST_F(Flowgate, AFullStorageQueueDefersEntriesWithoutLosingThemOrFloodingTheLog) {
+    std::stringstream config;
+    config << std::ifstream{path("flowgate.toml")}.rdbuf();
+    auto text = config.str();
+    text.replace(text.find("[database]\n"), 11, "[database]\nwriter_queue = 20\nbatch_size = 10\n");
+    std::ofstream{path("flowgate.toml")} << text;
+    const auto started = std::chrono::steady_clock::now();
+    start_daemon();
+    const auto clean_nodes = {1, 3, 5, 6, 8};
+    const auto stored_without_gaps = [&] {
+        for (int node : clean_nodes) {
+            const auto r = query("SELECT count(DISTINCT entry_id), max(entry_id) - min(entry_id) + 1 FROM telemetry_readings "
+                                 "WHERE device_id = " + std::to_string(node))[0];
+            if (r[0].as<long>() < 100 || r[0].as<long>() != r[1].as<long>()) return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(eventually(stored_without_gaps, 40s)) << "the first polls' 100 rows of every clean node, without a gap";
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    const auto ran = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+
+    std::uint64_t deferred = 0;
+    long warnings = 0;
+    for (const auto& line : json_lines(daemon_->output())) {
+        if (!line["msg"].get<std::string>().starts_with("storage queue full")) continue;
+        ++warnings;
+        deferred += line["entries_deferred"].get<std::uint64_t>();
+    }
+    EXPECT_GT(deferred, 0u) << "the queue of 20 never refused an entry: the test measures nothing";
+    // The first at once, then at most one per 10 s.
+    EXPECT_LE(warnings, 1 + ran / 10s) << warnings << " warnings in " << ran.count() << " s";
+    std::cout << "writer_queue 20: " << deferred << " entries deferred, " << warnings << " warnings in " << ran.count()
+              << " s\n";
+}
+
 TEST_F(Flowgate, HostileSourcesBecomeErrorRowsNotCrashesAndKeysStayOutOfLogs) {
     sql("UPDATE device_thingspeak_mapping SET read_api_key = 'WRONGKEY987' WHERE device_id = 7");
     sql("UPDATE device_thingspeak_mapping SET channel_id = 999 WHERE device_id = 6");
