@@ -9,6 +9,17 @@
 
 namespace flowgate::sources {
 
+namespace {
+
+/// "2026-11-28%2021:03:27": a UTC time as a read's start or end.
+std::string query_time(Seconds utc) {
+    auto t = format_iso8601(utc); // "2026-11-28T21:03:27Z"
+    t.pop_back();
+    return t.replace(10, 1, "%20");
+}
+
+} // namespace
+
 ThingSpeakPoll::ThingSpeakPoll(ThingSpeakDevice device) : device_{std::move(device)} {}
 
 std::string ThingSpeakPoll::target() const {
@@ -18,12 +29,13 @@ std::string ThingSpeakPoll::target() const {
         return key.empty() ? t : t + "?api_key=" + key;
     }
     std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=";
+    const auto& since = device_.cursor.created_at;
     if (exact_) {
         t += std::to_string(*exact_);
-    } else if (const auto& since = device_.cursor.created_at) {
-        auto start = format_iso8601(*since - clock_skew_margin); // "2026-11-28T21:03:27Z", UTC
-        start.pop_back();
-        t += std::to_string(max_results) + "&start=" + start.replace(10, 1, "%20");
+    } else if (since || backfill_) {
+        t += std::to_string(max_results);
+        if (since) t += "&start=" + query_time(*since - clock_skew_margin);
+        if (backfill_) t += "&end=" + query_time(backfill_->end);
     } else {
         t += std::to_string(first_poll_results);
     }
@@ -75,18 +87,32 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         if (last < *cursor.entry_id) {
             ++cursor.channel_epoch;
             cursor.entry_id.reset();
+            backfill_.reset();
             out.new_epoch = true;
         }
     }
+    // The window's rows are the newest ones: a full answer may not reach back to the cursor,
+    // and the oldest row's time is where the next page ends.
+    const bool full = feed.entries.size() >= static_cast<std::size_t>(max_results);
+    std::optional<Seconds> window_from;
+    for (const auto& e : feed.entries) {
+        const auto t = parse_iso8601(e.created_at_raw);
+        if (t && (!window_from || t->utc < *window_from)) window_from = t->utc;
+    }
     std::erase_if(feed.entries, [&](const normalize::FeedEntry& e) {
-        return cursor.entry_id && e.entry_id && *e.entry_id <= *cursor.entry_id;
+        return e.entry_id && ((cursor.entry_id && *e.entry_id <= *cursor.entry_id) ||
+                              (backfill_ && *e.entry_id > backfill_->missing_to)); // read by an earlier page
     });
     std::optional<std::int64_t> oldest;
     std::int64_t new_ids = 0;
+    std::string_view newest_at;
     for (const auto& e : feed.entries) {
         if (!e.entry_id) continue;
         ++new_ids;
-        if (!out.newest_entry_id || *e.entry_id > *out.newest_entry_id) out.newest_entry_id = e.entry_id;
+        if (!out.newest_entry_id || *e.entry_id > *out.newest_entry_id) {
+            out.newest_entry_id = e.entry_id;
+            newest_at = e.created_at_raw;
+        }
         if (!oldest || *e.entry_id < *oldest) oldest = e.entry_id;
     }
     // The newest rows were not just the new ones, each once (one of them is back-dated, or
@@ -97,14 +123,35 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         out.read_now = true;
         return out;
     }
-    // ThingSpeak returns the newest rows of a window: when the oldest new row is not the one
-    // right after the cursor, the rows in between were not returned. Say so; never hide it.
-    if (cursor.entry_id && oldest && *oldest > *cursor.entry_id + 1) {
-        out.errors.push_back(device_error(device_, ErrorStage::fetch,
-                                   channel + ": entries " + std::to_string(*cursor.entry_id + 1) + ".." +
-                                       std::to_string(*oldest - 1) + " were not returned (more than one read can carry)",
-                                   now));
+    // Entries between the cursor and the oldest new row were not returned: page back for
+    // them while the answers are full, and name what the window no longer holds.
+    const auto missing_to = oldest ? *oldest - 1 : backfill_ ? std::optional{backfill_->missing_to} : std::nullopt;
+    if (cursor.entry_id && missing_to && *missing_to > *cursor.entry_id) {
+        if (oldest && full && window_from) {
+            if (!backfill_) {
+                const auto at = parse_iso8601(newest_at);
+                backfill_ = Backfill{.resume = *out.newest_entry_id, .resume_at = at ? std::optional{at->utc} : std::nullopt};
+            }
+            backfill_->missing_to = *missing_to;
+            backfill_->end = *window_from;
+            out.newest_entry_id.reset(); // the cursor stays until the gap is closed
+            out.read_now = true;
+        } else {
+            out.errors.push_back(device_error(device_, ErrorStage::fetch,
+                                              channel + ": entries " + std::to_string(*cursor.entry_id + 1) + ".." +
+                                                  std::to_string(*missing_to) +
+                                                  " could not be read (the channel no longer holds them, or they were "
+                                                  "created before the cursor's time)",
+                                              now));
+        }
     }
+    if (backfill_ && !out.read_now) { // the gap is closed, or what is left of it cannot be read
+        out.newest_entry_id = backfill_->resume;
+        out.cursor_time = backfill_->resume_at;
+        backfill_.reset();
+        out.backfill = true;
+    }
+    out.backfill = out.backfill || backfill_.has_value();
 
     auto normalized = normalize::Normalizer{}.normalize(device_, feed, now);
     for (auto& e : normalized.errors) {
@@ -116,7 +163,7 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
               [](const TelemetryEntry& a, const TelemetryEntry& b) { return a.entry_id < b.entry_id; });
     out.entries = std::move(normalized.entries);
     // Nothing new: the next poll asks the cheap question first.
-    probe_ = cursor.entry_id && !out.newest_entry_id;
+    probe_ = cursor.entry_id && !out.newest_entry_id && !out.backfill;
     // The channel has entries beyond the cursor that the read did not return (written with an
     // older created_at than the read's window): said once, and the probe is not fooled by
     // them into reading again and again.
@@ -159,11 +206,21 @@ PollOutcome ThingSpeakPoll::on_probe(std::string_view body, Seconds now) {
 }
 
 void ThingSpeakPoll::commit(const PollOutcome& outcome, std::size_t accepted) {
+    auto& cursor = device_.cursor;
+    if (outcome.backfill) {
+        // A page not stored whole: the cursor has not moved, so the gap is read again.
+        if (accepted < outcome.entries.size()) {
+            backfill_.reset();
+        } else if (outcome.newest_entry_id) {
+            cursor.entry_id = outcome.newest_entry_id;
+            cursor.created_at = outcome.cursor_time;
+        }
+        return;
+    }
     std::optional<std::int64_t> to = outcome.newest_entry_id;
     if (accepted < outcome.entries.size()) {
         to = accepted == 0 ? std::nullopt : std::optional{outcome.entries[accepted - 1].entry_id};
     }
-    auto& cursor = device_.cursor;
     if (to && (!cursor.entry_id || *to > *cursor.entry_id)) cursor.entry_id = to;
     if (accepted > 0) cursor.created_at = outcome.entries[accepted - 1].created_at.utc;
 }

@@ -249,6 +249,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         const auto now = SteadyClock::now();
         update_source_state(d, result, now);
 
+        const bool was_backfilling = d.poll.backfilling();
         auto outcome = d.poll.on_response(result, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
         if (outcome.new_epoch) {
             log.warn("channel entry ids went backwards: it was cleared, reading it as a new epoch",
@@ -263,6 +264,12 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         const auto before = d.poll.cursor();
         d.poll.commit(outcome, accepted);
         if (d.poll.cursor() != before) sink.submit_cursor(dev.device_id, d.poll.cursor());
+        if (d.poll.backfilling() != was_backfilling) {
+            // Ended: the gap was closed (the cursor moved past it), or will be read again.
+            log.info(was_backfilling ? "backfill ended" : "backfilling: a read did not reach back to the cursor, paging back",
+                     {{"device_id", dev.device_id}, {"channel_id", dev.channel_id},
+                      {"cursor_entry_id", d.poll.cursor().entry_id.value_or(0)}});
+        }
         stats.entries += accepted;
         report_errors(d, outcome);
 

@@ -30,7 +30,10 @@ bool is_missing_value(std::string_view raw);
 ///    decimal number ("44.50", "-3", "1e3"); "12abc", "0x10", "inf" are invalid.
 ///  - integer: a float whose value is integral ("12", "12.0"; not "12.5").
 ///  - boolean: "1"/"0", "true"/"false", "on"/"off" in any case, or a number equal to 1 or 0.
-///  - string: kept exactly as sent.
+///  - string: kept as sent, less trailing CR/LF (println's line ending); one with any other
+///    control character (below 0x20 except tab, or 0x7f) is invalid, not stored.
+/// A float or integer whose text is an integer a double does not hold exactly (beyond 2^53,
+/// e.g. a counter's "9007199254740993", or beyond int64) is invalid, not stored rounded.
 /// Floats and integers are then calibrated (raw * scale_factor + offset) and checked against
 /// min_valid/max_valid, both inclusive. Booleans and strings are neither calibrated nor
 /// range-checked.

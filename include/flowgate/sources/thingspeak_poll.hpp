@@ -25,8 +25,14 @@ struct PollOutcome {
     /// The newest entry id in the answer beyond the cursor, including entries that produced
     /// no reading (every field empty or invalid).
     std::optional<std::int64_t> newest_entry_id;
-    /// The probe found entries beyond the cursor: read them now, not an interval later.
+    /// The probe found entries beyond the cursor, or a backfill has pages left: read now,
+    /// not an interval later.
     bool read_now = false;
+    /// A page of a backfill: its entries are older than ones already read, and the cursor
+    /// moves (to `newest_entry_id`) only with the page that closes the gap.
+    bool backfill = false;
+    /// created_at of the entry the cursor moves to, when it is not the newest of `entries`.
+    std::optional<Seconds> cursor_time;
 };
 
 /// The decisions of polling one ThingSpeak device, without I/O: which URL to read, which
@@ -39,6 +45,14 @@ struct PollOutcome {
 /// the channel moved, and then only the newest rows the probe counted. A device that posts
 /// as often as it is polled thus costs one request a poll, and one polled faster than it
 /// posts mostly costs a probe.
+///
+/// A read returns the newest 8000 rows of its window. When that is not everything since the
+/// cursor, the poll backfills: it pages backwards (`end` = the oldest row it has, the same
+/// `start`), one page per poll, each a poll like any other (scheduled, budgeted), until the
+/// page reaches the entry after the cursor. Pages are stored as they come; the cursor stays
+/// until the gap is closed, then moves past all of it, so a restart mid-way reads the gap
+/// again rather than skipping it. Entries the window no longer holds are one error naming
+/// the range.
 class ThingSpeakPoll {
 public:
     /// Rows asked for by a poll without a cursor time (the first one ever): the recent past.
@@ -61,6 +75,8 @@ public:
     std::string target() const;
     /// The next read is the probe.
     bool probing() const { return probe_; }
+    /// The next read is a page of a backfill.
+    bool backfilling() const { return backfill_.has_value(); }
 
     /// Interprets the answer to target().
     PollOutcome on_response(const thingspeak::FetchResult& result, Seconds now);
@@ -71,12 +87,22 @@ public:
     void commit(const PollOutcome& outcome, std::size_t accepted);
 
 private:
+    /// Entries (cursor, missing_to] are still to be read; pages end at `end`, and once the
+    /// gap is closed the cursor moves to `resume`.
+    struct Backfill {
+        std::int64_t missing_to = 0;
+        Seconds end{};
+        std::int64_t resume = 0;
+        std::optional<Seconds> resume_at;
+    };
+
     PollOutcome on_probe(std::string_view body, Seconds now);
 
     ThingSpeakDevice device_;
     bool probe_ = false;
     /// The probe found this many new entries: the next read asks for the newest that many.
     std::optional<std::int64_t> exact_;
+    std::optional<Backfill> backfill_;
     /// The newest entry id of a channel whose entries beyond the cursor a read did not return.
     std::optional<std::int64_t> unreturned_last_;
     /// Schema problems already reported, so a renamed field is reported once, not every poll.

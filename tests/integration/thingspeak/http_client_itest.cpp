@@ -2,6 +2,8 @@
 // TLS server (openssl s_server).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -216,6 +218,51 @@ TEST_F(HttpClientSim, AChannelWithNothingNewIsProbedAndThenReadForTheNewRowsOnly
     for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(read.outcome.entries[i].entry_id, cursor + 1 + static_cast<std::int64_t>(i));
     EXPECT_TRUE(read.outcome.errors.empty());
     EXPECT_EQ(poll.cursor().entry_id, cursor + static_cast<std::int64_t>(n));
+}
+
+// 40 hours missed on a 15 s channel (9,600 entries, more than the 8000 a read returns): the
+// window read and the pages back with `end` bring every one of them, once, and then the
+// cursor stands on the newest.
+TEST_F(HttpClientSim, ALongOutageIsBackfilledFromTheSimulatorWithoutAGap) {
+    HttpClient client{ioc_, options(), test_logger()};
+    flowgate::ThingSpeakDevice device;
+    device.device_id = 1;
+    device.channel_id = 2100101;
+    flowgate::FieldMapping level;
+    level.field = 1;
+    level.canonical_name = "water_level";
+    level.expected_label = "Water Level (cm)";
+    device.fields = {level};
+    flowgate::sources::ThingSpeakPoll poll{device};
+    std::set<std::int64_t> read;
+    std::vector<std::string> targets;
+    const auto step = [&] {
+        targets.push_back(poll.target());
+        auto out = poll.on_response(fetch(ioc_, client, targets.back()),
+                                    std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+        EXPECT_TRUE(out.fetched) << targets.back();
+        for (const auto& e : out.errors) ADD_FAILURE() << e.message;
+        for (const auto& e : out.entries) EXPECT_TRUE(read.insert(e.entry_id).second) << "entry " << e.entry_id << " twice";
+        poll.commit(out, out.entries.size());
+        return out;
+    };
+    step();
+    const auto cursor = *poll.cursor().entry_id;
+    read.clear();
+    targets.clear();
+
+    sim_control("/_sim/time", R"({"advance_seconds":144000})");
+    for (int i = 0; i < 6 && step().read_now; ++i) {
+    }
+    EXPECT_FALSE(poll.backfilling());
+    ASSERT_FALSE(read.empty());
+    const auto newest = *read.rbegin();
+    EXPECT_GE(newest - cursor, 9'600);
+    EXPECT_EQ(*read.begin(), cursor + 1);
+    EXPECT_EQ(static_cast<std::int64_t>(read.size()), newest - cursor) << "a gap in what was read";
+    EXPECT_EQ(poll.cursor().entry_id, newest);
+    ASSERT_EQ(targets.size(), 2u) << "the window read and one page back";
+    EXPECT_NE(targets[1].find("&end="), std::string::npos) << targets[1];
 }
 
 TEST(HttpClient, RefusedConnectionAndBadBaseUrl) {

@@ -98,6 +98,43 @@ TEST(FieldConversion, StringsAreKeptExactly) {
     }
 }
 
+// println's line ending is not part of the value; other control characters would reach a
+// dashboard or the database as they are (PostgreSQL refuses NUL): refused, with where.
+TEST(FieldConversion, StringsLoseTrailingLineEndsAndControlCharactersAreRefused) {
+    const auto s = mapping(DataType::text);
+    for (const char* raw : {"PUMP ON\r\n", "PUMP ON\n", "PUMP ON\r"}) {
+        const auto c = convert_field(s, raw);
+        ASSERT_EQ(c.outcome, Outcome::reading) << raw;
+        EXPECT_EQ(c.reading.text, "PUMP ON");
+    }
+    EXPECT_EQ(convert_field(s, "a\tb ").reading.text, "a\tb ") << "tabs and spaces are kept";
+    EXPECT_EQ(problem_of(s, "ON\x07"), "a string with the control character 0x07 at byte 2 is not stored");
+    EXPECT_EQ(problem_of(s, std::string_view{"A\0B", 3}), "a string with the control character 0x00 at byte 1 is not stored");
+    EXPECT_EQ(problem_of(s, "line\nbreak"), "a string with the control character 0x0a at byte 4 is not stored");
+}
+
+// A totalizer's count beyond 2^53 would be stored as a neighbouring number: refused with the
+// digits quoted, for float and integer mappings alike; what a double holds exactly passes.
+TEST(FieldConversion, IntegersADoubleDoesNotHoldExactlyAreRefusedNotRounded) {
+    for (const auto type : {DataType::float64, DataType::integer}) {
+        const auto m = mapping(type);
+        EXPECT_EQ(problem_of(m, "9007199254740993"),
+                  "'9007199254740993' has more digits than a reading holds exactly (it would be stored as 9007199254740992)");
+        EXPECT_EQ(problem_of(m, "-9007199254740993.0"),
+                  "'-9007199254740993.0' has more digits than a reading holds exactly (it would be stored as -9007199254740992)");
+        EXPECT_EQ(problem_of(m, "99999999999999999999"), "'99999999999999999999' is beyond the 64-bit integer range");
+        EXPECT_DOUBLE_EQ(number_of(m, "9007199254740992"), 9007199254740992.0);
+        EXPECT_DOUBLE_EQ(number_of(m, "9007199254740994"), 9007199254740994.0) << "even: a double holds it";
+        EXPECT_DOUBLE_EQ(number_of(m, "9007199254740991"), 9007199254740991.0);
+        EXPECT_DOUBLE_EQ(number_of(m, ".0"), 0);
+    }
+    EXPECT_EQ(problem_of(mapping(DataType::integer), "1e20"), "'1e20' is an integer beyond 2^53, which a reading cannot hold exactly");
+    // A float written with a fraction or an exponent is approximate anyway.
+    EXPECT_DOUBLE_EQ(number_of(mapping(DataType::float64), "1e20"), 1e20);
+    EXPECT_DOUBLE_EQ(number_of(mapping(DataType::float64), "1.5e300"), 1.5e300);
+    EXPECT_DOUBLE_EQ(number_of(mapping(DataType::float64), "12345678901234567.5"), 12345678901234567.5);
+}
+
 TEST(FieldConversion, CalibrationAppliesScaleThenOffset) {
     EXPECT_DOUBLE_EQ(number_of(mapping(DataType::float64, 0.01), "250"), 2.5);  // cm -> m
     EXPECT_DOUBLE_EQ(number_of(mapping(DataType::float64, 1, -10), "25"), 15);

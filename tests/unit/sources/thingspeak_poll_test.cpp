@@ -5,6 +5,8 @@
 
 #include "flowgate/core/telemetry_message.hpp"
 
+#include <set>
+
 using namespace flowgate;
 using namespace flowgate::sources;
 using thingspeak::FetchErrorKind;
@@ -60,6 +62,26 @@ FetchResult refused_key() {
     return r;
 }
 
+Seconds entry_time(std::int64_t id) { return now - std::chrono::hours{48} + std::chrono::seconds{15 * id}; }
+
+/// A channel with one entry every 15 s: its feed of entries `from`..`to` (ascending), whose
+/// newest is `last`.
+std::string rows(std::int64_t from, std::int64_t to, std::int64_t last) {
+    nlohmann::json f = {{"channel", {{"id", 2100101}, {"field1", "Water Level (cm)"}, {"field2", "Pump"},
+                                     {"last_entry_id", last}}},
+                        {"feeds", nlohmann::json::array()}};
+    for (auto id = from; id <= to; ++id) {
+        f["feeds"].push_back({{"created_at", format_iso8601(entry_time(id))}, {"entry_id", id}, {"field1", "100"}, {"field2", "1"}});
+    }
+    return f.dump();
+}
+
+/// The part of a read's query after `end=`, or "" without one.
+std::string end_of(const std::string& target) {
+    const auto at = target.find("&end=");
+    return at == std::string::npos ? "" : target.substr(at + 5, 21);
+}
+
 } // namespace
 
 TEST(ThingSpeakPoll, TargetCarriesTheReadKeyOnlyForPrivateChannels) {
@@ -84,10 +106,102 @@ TEST(ThingSpeakPoll, RowsMissingBetweenTheCursorAndTheAnswerAreReported) {
     poll.commit(first, first.entries.size());
     auto gap = poll.on_response(ok(feed(9, {{8, "8"}, {9, "9"}})), now);
     ASSERT_EQ(gap.errors.size(), 1u);
-    EXPECT_NE(gap.errors[0].message.find("entries 3..7 were not returned"), std::string::npos) << gap.errors[0].message;
+    // Not a full answer (8000 rows): they are not in the read's window, paging back cannot help.
+    EXPECT_EQ(gap.errors[0].message,
+              "channel 2100101: entries 3..7 could not be read (the channel no longer holds them, or they were created "
+              "before the cursor's time)");
     EXPECT_EQ(gap.entries.size(), 2u);
     poll.commit(gap, gap.entries.size());
     EXPECT_TRUE(poll.on_response(ok(feed(10, {{9, "9"}, {10, "10"}})), now).errors.empty());
+}
+
+// 20,000 entries missed: the window read returns the newest 8000; two pages back with `end`
+// fetch the rest, and only then does the cursor move — to the newest, past all of it.
+TEST(ThingSpeakPoll, ALongGapIsBackfilledPageByPageAndTheCursorMovesWhenItIsClosed) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(rows(1, 2, 2)), now);
+    poll.commit(out, out.entries.size());
+    const auto window = poll.target();
+    std::set<std::int64_t> stored;
+    const auto take = [&](const PollOutcome& o) {
+        for (const auto& e : o.entries) EXPECT_TRUE(stored.insert(e.entry_id).second) << "entry " << e.entry_id << " twice";
+        poll.commit(o, o.entries.size());
+    };
+
+    out = poll.on_response(ok(rows(12'003, 20'002, 20'002)), now);
+    EXPECT_TRUE(out.errors.empty());
+    EXPECT_TRUE(out.read_now) << "the next page now, not an interval later";
+    take(out);
+    EXPECT_EQ(poll.cursor().entry_id, 2) << "the cursor waits for the gap";
+    ASSERT_TRUE(poll.backfilling());
+    EXPECT_EQ(poll.target().substr(0, window.size() - 15), window.substr(0, window.size() - 15)) << "same start";
+    EXPECT_EQ(end_of(poll.target()), format_iso8601(entry_time(12'003)).substr(0, 19).replace(10, 1, "%20"));
+
+    // `end` is inclusive: the page holds 12,003 again, which is not taken twice.
+    out = poll.on_response(ok(rows(4'004, 12'003, 20'002)), now);
+    EXPECT_TRUE(out.read_now);
+    take(out);
+    EXPECT_EQ(poll.cursor().entry_id, 2);
+    EXPECT_EQ(end_of(poll.target()), format_iso8601(entry_time(4'004)).substr(0, 19).replace(10, 1, "%20"));
+
+    out = poll.on_response(ok(rows(1, 4'004, 20'002)), now);
+    EXPECT_FALSE(out.read_now);
+    EXPECT_TRUE(out.errors.empty());
+    take(out);
+    EXPECT_FALSE(poll.backfilling());
+    EXPECT_EQ(poll.cursor().entry_id, 20'002);
+    EXPECT_EQ(poll.cursor().created_at, entry_time(20'002));
+    EXPECT_EQ(stored.size(), 20'000u);
+    EXPECT_EQ(*stored.begin(), 3);
+    EXPECT_EQ(poll.target(), window.substr(0, window.find("start=") + 6) +
+                                 format_iso8601(entry_time(20'002) - std::chrono::minutes{10}).substr(0, 19).replace(10, 1, "%20") +
+                                 "&api_key=KEY123");
+}
+
+// The channel no longer holds entries 3..99 (ThingSpeak keeps what the plan allows): the
+// backfill ends at what it can read, and the range it cannot is one error.
+TEST(ThingSpeakPoll, AGapTheChannelNoLongerHoldsIsOneErrorNamingTheRange) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(rows(1, 2, 2)), now);
+    poll.commit(out, out.entries.size());
+    out = poll.on_response(ok(rows(1'001, 9'000, 9'000)), now);
+    poll.commit(out, out.entries.size());
+    out = poll.on_response(ok(rows(100, 1'001, 9'000)), now);
+    ASSERT_EQ(out.errors.size(), 1u);
+    EXPECT_EQ(out.errors[0].message,
+              "channel 2100101: entries 3..99 could not be read (the channel no longer holds them, or they were created "
+              "before the cursor's time)");
+    EXPECT_EQ(out.entries.size(), 901u);
+    poll.commit(out, out.entries.size());
+    EXPECT_EQ(poll.cursor().entry_id, 9'000);
+
+    // A page with nothing left of the gap ends it the same way.
+    ThingSpeakPoll other{tank()};
+    out = other.on_response(ok(rows(1, 2, 2)), now);
+    other.commit(out, out.entries.size());
+    out = other.on_response(ok(rows(1'001, 9'000, 9'000)), now);
+    other.commit(out, out.entries.size());
+    out = other.on_response(ok(rows(1, 2, 9'000)), now);
+    ASSERT_EQ(out.errors.size(), 1u);
+    EXPECT_NE(out.errors[0].message.find("entries 3..1000 could not be read"), std::string::npos);
+    other.commit(out, 0);
+    EXPECT_EQ(other.cursor().entry_id, 9'000);
+}
+
+// A page the storage queue could not take whole: the cursor never moved, so the gap is read
+// again from the window read, and nothing is skipped.
+TEST(ThingSpeakPoll, ABackfillPageNotStoredWholeReadsTheGapAgain) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(rows(1, 2, 2)), now);
+    poll.commit(out, out.entries.size());
+    const auto window = poll.target();
+    out = poll.on_response(ok(rows(1'001, 9'000, 9'000)), now);
+    poll.commit(out, out.entries.size());
+    out = poll.on_response(ok(rows(1, 1'001, 9'000)), now);
+    poll.commit(out, 10);
+    EXPECT_FALSE(poll.backfilling());
+    EXPECT_EQ(poll.cursor().entry_id, 2);
+    EXPECT_EQ(poll.target(), window);
 }
 
 TEST(ThingSpeakPoll, NewEntriesAreCalibratedAndTheCursorSkipsThemNextTime) {
