@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <deque>
 
 #include "flowgate/normalize/feed.hpp"
 #include "flowgate/normalize/normalizer.hpp"
@@ -28,6 +29,10 @@ std::string ThingSpeakPoll::target() const {
         auto t = "/channels/" + std::to_string(device_.channel_id) + "/feeds/last_entry_id.json";
         return key.empty() ? t : t + "?api_key=" + key;
     }
+    if (backfill_ && !backfill_->ids.empty()) {
+        auto t = "/channels/" + std::to_string(device_.channel_id) + "/feeds/" + std::to_string(backfill_->ids.front()) + ".json";
+        return key.empty() ? t : t + "?api_key=" + key;
+    }
     std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=";
     const auto& since = device_.cursor.created_at;
     if (exact_) {
@@ -51,6 +56,8 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
                                    std::string{thingspeak::to_string(result.error)} + ": " + result.error_message, now));
         return out;
     }
+    const bool by_id = backfill_ && !backfill_->ids.empty();
+    if (by_id && result.status == 404) return on_entry("-1", now); // no such entry, however it is said
     if (result.status != 200) {
         // ThingSpeak answers a missing or wrong read key with 400 and the body -1.
         const bool refused_key = (result.status == 400 && result.body == "-1") || result.status == 401 || result.status == 403;
@@ -68,6 +75,7 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         return out;
     }
     if (probe_) return on_probe(result.body, now);
+    if (by_id) return on_entry(result.body, now);
     const bool exact = exact_.has_value();
     exact_.reset();
     auto parsed = normalize::parse_feed(result.body);
@@ -124,33 +132,36 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         return out;
     }
     // Entries between the cursor and the oldest new row were not returned: page back for
-    // them while the answers are full, and name what the window no longer holds.
+    // them while the answers are full; then read what is still missing one by one.
     const auto missing_to = oldest ? *oldest - 1 : backfill_ ? std::optional{backfill_->missing_to} : std::nullopt;
-    if (cursor.entry_id && missing_to && *missing_to > *cursor.entry_id) {
-        if (oldest && full && window_from) {
-            if (!backfill_) {
-                const auto at = parse_iso8601(newest_at);
-                backfill_ = Backfill{.resume = *out.newest_entry_id, .resume_at = at ? std::optional{at->utc} : std::nullopt};
-            }
-            backfill_->missing_to = *missing_to;
-            backfill_->end = *window_from;
-            out.newest_entry_id.reset(); // the cursor stays until the gap is closed
-            out.read_now = true;
-        } else {
-            out.errors.push_back(device_error(device_, ErrorStage::fetch,
-                                              channel + ": entries " + std::to_string(*cursor.entry_id + 1) + ".." +
-                                                  std::to_string(*missing_to) +
-                                                  " could not be read (the channel no longer holds them, or they were "
-                                                  "created before the cursor's time)",
-                                              now));
+    const auto start_backfill = [&] {
+        if (backfill_) return;
+        const auto at = parse_iso8601(newest_at);
+        backfill_.emplace();
+        backfill_->resume = *out.newest_entry_id;
+        if (at) backfill_->resume_at = at->utc;
+    };
+    if (cursor.entry_id && missing_to && *missing_to > *cursor.entry_id && oldest && full && window_from) {
+        start_backfill();
+        backfill_->missing_to = *missing_to;
+        backfill_->end = *window_from;
+        out.newest_entry_id.reset(); // the cursor stays until the gap is closed
+        out.read_now = true;
+    } else if ((backfill_ || out.newest_entry_id) && (cursor.entry_id || oldest)) {
+        // Without a cursor (a first read), the holes between the oldest and the newest row.
+        const auto after = cursor.entry_id ? *cursor.entry_id : *oldest - 1;
+        std::vector<std::int64_t> got;
+        for (const auto& e : feed.entries) {
+            if (e.entry_id) got.push_back(*e.entry_id);
+        }
+        std::sort(got.begin(), got.end());
+        const auto upper = backfill_ ? backfill_->missing_to : *out.newest_entry_id;
+        if (static_cast<std::int64_t>(got.size()) < upper - after) {
+            start_backfill();
+            read_missing(after, upper, got, out, now);
         }
     }
-    if (backfill_ && !out.read_now) { // the gap is closed, or what is left of it cannot be read
-        out.newest_entry_id = backfill_->resume;
-        out.cursor_time = backfill_->resume_at;
-        backfill_.reset();
-        out.backfill = true;
-    }
+    if (backfill_ && !out.read_now) close_backfill(out);
     out.backfill = out.backfill || backfill_.has_value();
 
     auto normalized = normalize::Normalizer{}.normalize(device_, feed, now);
@@ -165,17 +176,89 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     // Nothing new: the next poll asks the cheap question first.
     probe_ = cursor.entry_id && !out.newest_entry_id && !out.backfill;
     // The channel has entries beyond the cursor that the read did not return (written with an
-    // older created_at than the read's window): said once, and the probe is not fooled by
-    // them into reading again and again.
+    // older created_at than the read's window): read by id, or when there are too many, said
+    // once.
     const auto last = feed.channel ? feed.channel->last_entry_id : std::nullopt;
     if (probe_ && last && *last > *cursor.entry_id && unreturned_last_ != last) {
-        unreturned_last_ = last;
-        out.errors.push_back(device_error(device_, ErrorStage::fetch,
-                                          channel + ": entries " + std::to_string(*cursor.entry_id + 1) + ".." +
-                                              std::to_string(*last) + " exist but a read from the cursor's time does not return them",
-                                          now));
+        backfill_.emplace();
+        backfill_->resume = *last;
+        read_missing(*cursor.entry_id, *last, {}, out, now);
+        if (out.read_now) {
+            probe_ = false;
+            out.backfill = true;
+        } else {
+            backfill_.reset();
+            unreturned_last_ = last; // the probe is not fooled by them into reading again and again
+        }
     }
     return out;
+}
+
+void ThingSpeakPoll::read_missing(std::int64_t after, std::int64_t upper, const std::vector<std::int64_t>& got,
+                                  PollOutcome& out, Seconds now) {
+    std::deque<std::int64_t> missing;
+    std::int64_t count = 0, first = 0, last = 0;
+    auto next = got.begin();
+    for (auto id = after + 1; id <= upper; ++id) {
+        while (next != got.end() && *next < id) ++next;
+        if (next != got.end() && *next == id) continue;
+        if (++count <= max_by_id) missing.push_back(id);
+        if (count == 1) first = id;
+        last = id;
+    }
+    if (count == 0) return;
+    if (count <= max_by_id) {
+        backfill_->ids = std::move(missing);
+        out.newest_entry_id.reset();
+        out.read_now = true;
+        return;
+    }
+    out.errors.push_back(device_error(device_, ErrorStage::fetch,
+                                      "channel " + std::to_string(device_.channel_id) + ": entries " + std::to_string(first) +
+                                          ".." + std::to_string(last) + " (" + std::to_string(count) +
+                                          " missing) could not be read (the channel no longer holds them, or they were "
+                                          "created before the cursor's time)",
+                                      now));
+}
+
+PollOutcome ThingSpeakPoll::on_entry(std::string_view body, Seconds now) {
+    PollOutcome out;
+    out.fetched = true;
+    out.backfill = true;
+    const auto id = backfill_->ids.front();
+    out.read_by_id = id;
+    const auto channel = "channel " + std::to_string(device_.channel_id);
+    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.remove_suffix(1);
+    if (body == "-1") {
+        out.errors.push_back(device_error(device_, ErrorStage::fetch,
+                                          channel + ": entry " + std::to_string(id) + " no longer exists", now));
+    } else if (auto parsed = normalize::parse_feed(R"({"feeds":[)" + std::string{body} + "]}"); !parsed.ok()) {
+        auto e = device_error(device_, ErrorStage::parse, channel + ", entry " + std::to_string(id) + ": " + parsed.error, now);
+        e.http_status = 200;
+        out.errors.push_back(std::move(e));
+    } else {
+        std::erase_if(parsed.feed->entries, [&](const normalize::FeedEntry& e) { return e.entry_id != id; });
+        auto normalized = normalize::Normalizer{}.normalize(device_, *parsed.feed, now);
+        for (auto& e : normalized.entries) e.channel_epoch = device_.cursor.channel_epoch;
+        out.entries = std::move(normalized.entries);
+        for (auto& e : normalized.errors) out.errors.push_back(std::move(e));
+    }
+    // The id leaves the list, and after the last one the cursor moves, when commit() says the
+    // entry was stored.
+    if (backfill_->ids.size() == 1) {
+        out.newest_entry_id = backfill_->resume;
+        out.cursor_time = backfill_->resume_at;
+    } else {
+        out.read_now = true;
+    }
+    return out;
+}
+
+void ThingSpeakPoll::close_backfill(PollOutcome& out) {
+    out.newest_entry_id = backfill_->resume;
+    out.cursor_time = backfill_->resume_at;
+    out.backfill = true;
+    backfill_.reset();
 }
 
 PollOutcome ThingSpeakPoll::on_probe(std::string_view body, Seconds now) {
@@ -207,14 +290,44 @@ PollOutcome ThingSpeakPoll::on_probe(std::string_view body, Seconds now) {
 
 void ThingSpeakPoll::commit(const PollOutcome& outcome, std::size_t accepted) {
     auto& cursor = device_.cursor;
-    if (outcome.backfill) {
-        // A page not stored whole: the cursor has not moved, so the gap is read again.
-        if (accepted < outcome.entries.size()) {
+    const auto move_to = [&](std::int64_t id, std::optional<Seconds> at) {
+        cursor.entry_id = id;
+        if (at) cursor.created_at = at;
+    };
+    if (outcome.read_by_id) { // not stored: read it again
+        if (accepted < outcome.entries.size()) return;
+        backfill_->ids.pop_front();
+        if (backfill_->ids.empty()) {
+            move_to(backfill_->resume, backfill_->resume_at);
             backfill_.reset();
-        } else if (outcome.newest_entry_id) {
-            cursor.entry_id = outcome.newest_entry_id;
-            cursor.created_at = outcome.cursor_time;
         }
+        return;
+    }
+    if (outcome.backfill) {
+        if (accepted == outcome.entries.size()) {
+            if (outcome.newest_entry_id) move_to(*outcome.newest_entry_id, outcome.cursor_time);
+            return;
+        }
+        // Not stored whole. With reads by id to come, the cursor will move only as far as the
+        // last entry stored, and the rest is read again from there.
+        if (backfill_ && !backfill_->ids.empty() && accepted > 0) {
+            const auto& last = outcome.entries[accepted - 1];
+            backfill_->resume = last.entry_id;
+            backfill_->resume_at = last.created_at.utc;
+            std::erase_if(backfill_->ids, [&](std::int64_t id) { return id > last.entry_id; });
+            if (backfill_->ids.empty()) {
+                move_to(backfill_->resume, backfill_->resume_at);
+                backfill_.reset();
+            }
+            return;
+        }
+        // Otherwise the gap is read again from the cursor, which moves over what was stored
+        // without a hole after it.
+        backfill_.reset();
+        auto to = cursor.entry_id.value_or(outcome.entries.front().entry_id - 1);
+        std::size_t i = 0;
+        for (; i < accepted && outcome.entries[i].entry_id == to + 1; ++i) ++to;
+        if (i > 0) move_to(to, outcome.entries[i - 1].created_at.utc);
         return;
     }
     std::optional<std::int64_t> to = outcome.newest_entry_id;

@@ -273,7 +273,8 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         stats.entries += accepted;
         report_errors(d, outcome);
 
-        auto next = outcome.read_now ? now : now + next_interval(dev.polling_interval);
+        // More to read now, unless the storage queue is full: then an interval later.
+        auto next = outcome.read_now && accepted == outcome.entries.size() ? now : now + next_interval(dev.polling_interval);
         if (!outcome.fetched) {
             ++stats.failed_polls;
             // The device's own failures back off; the server's are the breaker's business, and

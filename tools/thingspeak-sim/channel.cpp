@@ -62,6 +62,9 @@ Entry Channel::make_entry(Seconds posted_at) {
                                          : static_cast<std::int64_t>(draw % 3);
         e.created_at -= seconds{skew};
     }
+    if (const auto every = spec_.quirks.late_upload_every; every > 0 && seq_ % static_cast<std::uint64_t>(every) == 0 && seq_ > 0) {
+        e.created_at -= spec_.quirks.late_upload_age;
+    }
     // Skewed device clocks, or a posting interval shortened mid-way, can put an entry before
     // the previous one: reads then sort instead of bisecting.
     if (!entries_.empty() && e.created_at < entries_.back().created_at) time_ordered_ = false;

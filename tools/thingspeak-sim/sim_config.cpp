@@ -165,6 +165,9 @@ ChannelSpec parse_channel(TableReader& r, std::string_view source) {
         c.quirks.one_field_per_post = q.get<bool>("one_field_per_post").value_or(false);
         c.quirks.bad_value_rate = q.get<double>("bad_value_rate").value_or(0);
         c.quirks.device_timestamps = q.get<bool>("device_timestamps").value_or(false);
+        c.quirks.late_upload_every = static_cast<int>(q.get<std::int64_t>("late_upload_every").value_or(0));
+        c.quirks.late_upload_age = q.duration("late_upload_age").value_or(c.quirks.late_upload_age);
+        if (c.quirks.late_upload_every < 0) throw SimConfigError{q.path() + ".late_upload_every: must be 0 (off) or more"};
         if (c.quirks.bad_value_rate < 0 || c.quirks.bad_value_rate > 1) {
             throw SimConfigError{q.path() + ".bad_value_rate: must be between 0 and 1"};
         }

@@ -45,6 +45,10 @@ struct Quirks {
     bool one_field_per_post = false; ///< each entry writes one field, the others are null
     double bad_value_rate = 0;       ///< share of values posted as "", "nan" or text
     bool device_timestamps = false;  ///< devices set created_at: skewed, sometimes out of order
+    /// Every Nth entry (0: none) is a reading the device buffered while offline and uploads
+    /// late, with the created_at of when it was taken: `late_upload_age` before the others.
+    int late_upload_every = 0;
+    std::chrono::seconds late_upload_age{std::chrono::hours{2}};
 };
 
 struct ChannelSpec {

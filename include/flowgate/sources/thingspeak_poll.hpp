@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +34,8 @@ struct PollOutcome {
     bool backfill = false;
     /// created_at of the entry the cursor moves to, when it is not the newest of `entries`.
     std::optional<Seconds> cursor_time;
+    /// The answer to `feeds/{id}.json` for this entry id, of a backfill.
+    std::optional<std::int64_t> read_by_id;
 };
 
 /// The decisions of polling one ThingSpeak device, without I/O: which URL to read, which
@@ -51,8 +54,9 @@ struct PollOutcome {
 /// `start`), one page per poll, each a poll like any other (scheduled, budgeted), until the
 /// page reaches the entry after the cursor. Pages are stored as they come; the cursor stays
 /// until the gap is closed, then moves past all of it, so a restart mid-way reads the gap
-/// again rather than skipping it. Entries the window no longer holds are one error naming
-/// the range.
+/// again rather than skipping it. What no page returns (entries posted with a created_at
+/// before the window, or holes in it) is read by id, one request each up to max_by_id; more,
+/// or an id the channel no longer has, is an error naming them.
 class ThingSpeakPoll {
 public:
     /// Rows asked for by a poll without a cursor time (the first one ever): the recent past.
@@ -63,6 +67,9 @@ public:
     /// How far before the cursor's time a read starts, for devices whose clocks run behind
     /// (their entries' created_at can be older than an entry posted before them).
     static constexpr std::chrono::minutes clock_skew_margin{10};
+    /// Most entries a gap's remains are read one by one (`feeds/{id}.json`): entries posted
+    /// with a created_at before the read's window, or missing from its middle.
+    static constexpr std::int64_t max_by_id = 100;
 
     explicit ThingSpeakPoll(ThingSpeakDevice device);
 
@@ -83,20 +90,30 @@ public:
 
     /// The caller queued the first `accepted` entries of `outcome` for storage. When that is
     /// all of them, the cursor moves past everything the answer held; otherwise past the last
-    /// accepted one, and the rest is read again next time.
+    /// accepted one (during a backfill, the last one without a hole before it, and the
+    /// backfill starts over), and the rest is read again next time.
     void commit(const PollOutcome& outcome, std::size_t accepted);
 
 private:
-    /// Entries (cursor, missing_to] are still to be read; pages end at `end`, and once the
-    /// gap is closed the cursor moves to `resume`.
+    /// Entries (cursor, missing_to] are still to be read, by pages that end at `end`, then
+    /// the entries in `ids` one by one; once the gap is closed the cursor moves to `resume`.
     struct Backfill {
         std::int64_t missing_to = 0;
         Seconds end{};
         std::int64_t resume = 0;
         std::optional<Seconds> resume_at;
+        std::deque<std::int64_t> ids;
     };
 
     PollOutcome on_probe(std::string_view body, Seconds now);
+    /// The answer to `feeds/{id}.json` for the first of the backfill's ids.
+    PollOutcome on_entry(std::string_view body, Seconds now);
+    /// Entries (after, upper] not in `got` (sorted): read one by one when there are at most
+    /// max_by_id of them, else one error naming them. Needs backfill_.
+    void read_missing(std::int64_t after, std::int64_t upper, const std::vector<std::int64_t>& got, PollOutcome& out,
+                      Seconds now);
+    /// The gap is closed, or what is left of it cannot be read: the cursor moves past it.
+    void close_backfill(PollOutcome& out);
 
     ThingSpeakDevice device_;
     bool probe_ = false;

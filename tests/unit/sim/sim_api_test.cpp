@@ -284,3 +284,32 @@ quirks = { device_timestamps = true }
     }
     EXPECT_TRUE(ids_out_of_order);
 }
+
+// A logger uploading what it buffered: every 4th entry carries a created_at an hour older,
+// so a read from a recent time does not return it, and reading it by id does.
+TEST(SimQuirks, LateUploadsCarryTheirOldCreatedAt) {
+    SimApi api{parse_sim_config(R"(
+[[channels]]
+id = 1
+interval = "10s"
+quirks = { late_upload_every = 4, late_upload_age = "1h" }
+  [[channels.fields]]
+  n = 1
+  signal = "tds"
+)", "q.toml"), t0};
+    const auto feeds = request(api, "/channels/1/feeds.json?results=40").json["feeds"];
+    ASSERT_EQ(feeds.size(), 40u);
+    const auto last = request(api, "/channels/1/feeds/last_entry_id.json").json.get<std::int64_t>();
+    std::set<std::int64_t> ids;
+    for (const auto& e : feeds) ids.insert(e["entry_id"].get<std::int64_t>());
+    EXPECT_EQ(ids.size(), 40u);
+    EXPECT_LT(*ids.begin(), last - 40) << "the newest 40 by time skip the late ones";
+    std::int64_t late = 0;
+    for (auto id = last; id > last - 40 && late == 0; --id) {
+        if (!ids.contains(id)) late = id;
+    }
+    ASSERT_NE(late, 0);
+    const auto one = request(api, "/channels/1/feeds/" + std::to_string(late) + ".json").json;
+    const auto next = request(api, "/channels/1/feeds/" + std::to_string(late + 1) + ".json").json;
+    EXPECT_NEAR((created(next) - created(one)).count(), 3600 + 10, 2) << "an hour older, and one interval (± the posting jitter)";
+}

@@ -76,6 +76,11 @@ std::string rows(std::int64_t from, std::int64_t to, std::int64_t last) {
     return f.dump();
 }
 
+/// The answer to feeds/{id}.json.
+std::string entry(std::int64_t id) {
+    return nlohmann::json{{"created_at", format_iso8601(entry_time(id))}, {"entry_id", id}, {"field1", "100"}, {"field2", "1"}}.dump();
+}
+
 /// The part of a read's query after `end=`, or "" without one.
 std::string end_of(const std::string& target) {
     const auto at = target.find("&end=");
@@ -100,19 +105,55 @@ TEST(ThingSpeakPoll, AfterTheFirstEntriesItReadsEverythingSinceTheCursor) {
     EXPECT_EQ(poll.target(), "/channels/2100101/feeds.json?results=8000&start=2026-02-28%2018:19:00&api_key=KEY123");
 }
 
-TEST(ThingSpeakPoll, RowsMissingBetweenTheCursorAndTheAnswerAreReported) {
+// Entries 3..7 are not in the read's window (posted with an older created_at, or gone), and
+// the answer is not full, so paging back cannot help: each is read by its id, and the cursor
+// moves past them once all were read. One the channel no longer has is an error.
+TEST(ThingSpeakPoll, EntriesMissingFromTheWindowAreReadByIdBeforeTheCursorMoves) {
     ThingSpeakPoll poll{tank()};
     auto first = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
     poll.commit(first, first.entries.size());
-    auto gap = poll.on_response(ok(feed(9, {{8, "8"}, {9, "9"}})), now);
-    ASSERT_EQ(gap.errors.size(), 1u);
-    // Not a full answer (8000 rows): they are not in the read's window, paging back cannot help.
-    EXPECT_EQ(gap.errors[0].message,
-              "channel 2100101: entries 3..7 could not be read (the channel no longer holds them, or they were created "
-              "before the cursor's time)");
-    EXPECT_EQ(gap.entries.size(), 2u);
+    const auto window = poll.target();
+    auto gap = poll.on_response(ok(feed(9, {{8, "8"}, {9, "9"}, {5, "5"}})), now);
+    EXPECT_TRUE(gap.errors.empty());
+    EXPECT_TRUE(gap.read_now);
+    EXPECT_EQ(gap.entries.size(), 3u);
     poll.commit(gap, gap.entries.size());
+    EXPECT_EQ(poll.cursor().entry_id, 2);
+    std::vector<std::int64_t> read;
+    for (const std::int64_t id : {3, 4, 6, 7}) {
+        ASSERT_EQ(poll.target(), "/channels/2100101/feeds/" + std::to_string(id) + ".json?api_key=KEY123");
+        // Gone: ThingSpeak's -1, or a 404.
+        auto answer = ok(id == 4 ? "-1" : entry(id));
+        if (id == 6) answer.status = 404;
+        auto out = poll.on_response(answer, now);
+        EXPECT_EQ(out.read_now, id != 7) << id;
+        for (const auto& e : out.entries) read.push_back(e.entry_id);
+        if (id == 4 || id == 6) {
+            ASSERT_EQ(out.errors.size(), 1u);
+            EXPECT_EQ(out.errors[0].message, "channel 2100101: entry " + std::to_string(id) + " no longer exists");
+        } else {
+            EXPECT_TRUE(out.errors.empty()) << out.errors[0].message;
+        }
+        poll.commit(out, out.entries.size());
+        EXPECT_EQ(poll.cursor().entry_id, id == 7 ? 9 : 2);
+    }
+    EXPECT_EQ(read, (std::vector<std::int64_t>{3, 7}));
+    EXPECT_EQ(poll.target(), window) << "the cursor's time is entry 9's";
     EXPECT_TRUE(poll.on_response(ok(feed(10, {{9, "9"}, {10, "10"}})), now).errors.empty());
+}
+
+// A first read (no cursor yet) with a hole: the entry in it is read by id too.
+TEST(ThingSpeakPoll, AHoleInTheFirstReadIsReadById) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(feed(4, {{1, "1"}, {2, "2"}, {4, "4"}})), now);
+    EXPECT_TRUE(out.read_now);
+    poll.commit(out, out.entries.size());
+    EXPECT_FALSE(poll.cursor().entry_id);
+    ASSERT_EQ(poll.target(), "/channels/2100101/feeds/3.json?api_key=KEY123");
+    out = poll.on_response(ok(entry(3)), now);
+    ASSERT_EQ(out.entries.size(), 1u);
+    poll.commit(out, 1);
+    EXPECT_EQ(poll.cursor().entry_id, 4);
 }
 
 // 20,000 entries missed: the window read returns the newest 8000; two pages back with `end`
@@ -158,20 +199,21 @@ TEST(ThingSpeakPoll, ALongGapIsBackfilledPageByPageAndTheCursorMovesWhenItIsClos
                                  "&api_key=KEY123");
 }
 
-// The channel no longer holds entries 3..99 (ThingSpeak keeps what the plan allows): the
-// backfill ends at what it can read, and the range it cannot is one error.
+// The channel no longer holds entries 3..199 (ThingSpeak keeps what the plan allows): the
+// backfill ends at what it can read, and the range it cannot, too long to read by id, is one
+// error.
 TEST(ThingSpeakPoll, AGapTheChannelNoLongerHoldsIsOneErrorNamingTheRange) {
     ThingSpeakPoll poll{tank()};
     auto out = poll.on_response(ok(rows(1, 2, 2)), now);
     poll.commit(out, out.entries.size());
     out = poll.on_response(ok(rows(1'001, 9'000, 9'000)), now);
     poll.commit(out, out.entries.size());
-    out = poll.on_response(ok(rows(100, 1'001, 9'000)), now);
+    out = poll.on_response(ok(rows(200, 1'001, 9'000)), now);
     ASSERT_EQ(out.errors.size(), 1u);
     EXPECT_EQ(out.errors[0].message,
-              "channel 2100101: entries 3..99 could not be read (the channel no longer holds them, or they were created "
-              "before the cursor's time)");
-    EXPECT_EQ(out.entries.size(), 901u);
+              "channel 2100101: entries 3..199 (197 missing) could not be read (the channel no longer holds them, or they "
+              "were created before the cursor's time)");
+    EXPECT_EQ(out.entries.size(), 801u);
     poll.commit(out, out.entries.size());
     EXPECT_EQ(poll.cursor().entry_id, 9'000);
 
@@ -183,13 +225,13 @@ TEST(ThingSpeakPoll, AGapTheChannelNoLongerHoldsIsOneErrorNamingTheRange) {
     other.commit(out, out.entries.size());
     out = other.on_response(ok(rows(1, 2, 9'000)), now);
     ASSERT_EQ(out.errors.size(), 1u);
-    EXPECT_NE(out.errors[0].message.find("entries 3..1000 could not be read"), std::string::npos);
+    EXPECT_NE(out.errors[0].message.find("entries 3..1000 (998 missing) could not be read"), std::string::npos);
     other.commit(out, 0);
     EXPECT_EQ(other.cursor().entry_id, 9'000);
 }
 
-// A page the storage queue could not take whole: the cursor never moved, so the gap is read
-// again from the window read, and nothing is skipped.
+// A page the storage queue could not take whole: the gap is read again from the cursor, and
+// nothing is skipped; what was stored right after the cursor still counts.
 TEST(ThingSpeakPoll, ABackfillPageNotStoredWholeReadsTheGapAgain) {
     ThingSpeakPoll poll{tank()};
     auto out = poll.on_response(ok(rows(1, 2, 2)), now);
@@ -200,8 +242,23 @@ TEST(ThingSpeakPoll, ABackfillPageNotStoredWholeReadsTheGapAgain) {
     out = poll.on_response(ok(rows(1, 1'001, 9'000)), now);
     poll.commit(out, 10);
     EXPECT_FALSE(poll.backfilling());
-    EXPECT_EQ(poll.cursor().entry_id, 2);
-    EXPECT_EQ(poll.target(), window);
+    EXPECT_EQ(poll.cursor().entry_id, 12) << "over the 10 stored right after it";
+    EXPECT_NE(poll.target(), window);
+
+    // A first read with a hole, taken only in part (1, 2, 4 of 1, 2, 4, 5): the hole is read
+    // by id, and then the cursor moves to the last entry stored, not past 5.
+    ThingSpeakPoll first{tank()};
+    out = first.on_response(ok(feed(5, {{1, "1"}, {2, "2"}, {4, "4"}, {5, "5"}})), now);
+    ASSERT_EQ(out.entries.size(), 4u);
+    first.commit(out, 3);
+    ASSERT_EQ(first.target(), "/channels/2100101/feeds/3.json?api_key=KEY123");
+    out = first.on_response(ok(entry(3)), now);
+    first.commit(out, 0);
+    EXPECT_EQ(first.target(), "/channels/2100101/feeds/3.json?api_key=KEY123") << "not stored: read again";
+    out = first.on_response(ok(entry(3)), now);
+    first.commit(out, 1);
+    EXPECT_EQ(first.cursor().entry_id, 4);
+    EXPECT_FALSE(first.backfilling());
 }
 
 TEST(ThingSpeakPoll, NewEntriesAreCalibratedAndTheCursorSkipsThemNextTime) {
@@ -364,25 +421,39 @@ TEST(ThingSpeakPoll, AProbeThatGoesBackwardsOrFailsIsHandledLikeARead) {
     EXPECT_EQ(poll.cursor().entry_id, 5);
 }
 
-// An entry the time-keyed read cannot return (created_at before the read's window): one
-// error naming it, and the probe does not send the device into a read after every probe.
-TEST(ThingSpeakPoll, EntriesTheReadDoesNotReturnAreReportedOnceAndDoNotFoolTheProbe) {
+// An entry the time-keyed read cannot return (created_at before the read's window) is read
+// by its id. Too many of them to read one by one are one error, and the probe is not fooled
+// by them into a read after every probe.
+TEST(ThingSpeakPoll, EntriesTheReadDoesNotReturnAreReadByIdOrReportedOnce) {
     ThingSpeakPoll poll{tank()};
     auto out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
     poll.commit(out, out.entries.size());
     out = poll.on_response(ok(feed(3, {{1, "1"}, {2, "2"}})), now);
+    EXPECT_TRUE(out.errors.empty());
+    EXPECT_TRUE(out.read_now);
+    poll.commit(out, 0);
+    ASSERT_EQ(poll.target(), "/channels/2100101/feeds/3.json?api_key=KEY123");
+    out = poll.on_response(ok(entry(3)), now);
+    ASSERT_EQ(out.entries.size(), 1u);
+    poll.commit(out, 1);
+    EXPECT_EQ(poll.cursor().entry_id, 3);
+
+    out = poll.on_response(ok(feed(203, {{1, "1"}, {2, "2"}})), now);
     ASSERT_EQ(out.errors.size(), 1u);
-    EXPECT_EQ(out.errors[0].message, "channel 2100101: entries 3..3 exist but a read from the cursor's time does not return them");
+    EXPECT_EQ(out.errors[0].message,
+              "channel 2100101: entries 4..203 (200 missing) could not be read (the channel no longer holds them, or they "
+              "were created before the cursor's time)");
     poll.commit(out, 0);
     ASSERT_TRUE(poll.probing());
-    EXPECT_FALSE(poll.on_response(ok("3"), now).read_now) << "entry 3 is known to be out of reach";
-    out = poll.on_response(ok("4"), now);
+    EXPECT_FALSE(poll.on_response(ok("203"), now).read_now) << "entries 4..203 are known to be out of reach";
+    out = poll.on_response(ok("204"), now);
     EXPECT_TRUE(out.read_now);
-    EXPECT_TRUE(poll.on_response(ok(feed(4, {{2, "2"}, {4, "4"}})), now).read_now) << "the counted rows miss 3";
-    out = poll.on_response(ok(feed(4, {{1, "1"}, {2, "2"}, {4, "4"}})), now);
+    EXPECT_TRUE(poll.on_response(ok(feed(204, {{2, "2"}, {204, "204"}})), now).read_now) << "the counted row is not 4";
+    out = poll.on_response(ok(feed(204, {{1, "1"}, {2, "2"}, {204, "204"}})), now);
+    ASSERT_EQ(out.errors.size(), 1u) << "the same 200 again, with 204 read";
     poll.commit(out, out.entries.size());
     ASSERT_EQ(out.entries.size(), 1u);
-    EXPECT_EQ(poll.cursor().entry_id, 4);
+    EXPECT_EQ(poll.cursor().entry_id, 204);
 }
 
 TEST(ThingSpeakPoll, FailuresBecomeErrorRecordsOfTheRightStage) {
