@@ -82,7 +82,7 @@ public:
     std::string target() const;
     /// The next read is the probe.
     bool probing() const { return probe_; }
-    /// The next read is a page of a backfill.
+    /// The next read is a page of a backfill, or an entry read by id.
     bool backfilling() const { return backfill_.has_value(); }
 
     /// Interprets the answer to target().
@@ -90,8 +90,10 @@ public:
 
     /// The caller queued the first `accepted` entries of `outcome` for storage. When that is
     /// all of them, the cursor moves past everything the answer held; otherwise past the last
-    /// accepted one (during a backfill, the last one without a hole before it, and the
-    /// backfill starts over), and the rest is read again next time.
+    /// accepted one, and the rest is read again next time. During a backfill the cursor stays
+    /// until the gap is closed: with reads by id to come, it will then move only as far as
+    /// the last entry stored; otherwise the backfill starts over from the cursor, moved over
+    /// what was stored without a hole after it. A read by id not stored is read again.
     void commit(const PollOutcome& outcome, std::size_t accepted);
 
 private:
