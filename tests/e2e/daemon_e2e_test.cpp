@@ -169,6 +169,23 @@ protected:
         return json::parse(HttpClient{"127.0.0.1", sim_port_}.get(target).body);
     }
 
+    /// "" when every clean node (no bad values, no skewed clocks: 1, 3, 5, 6, 8) has at least
+    /// `at_least` entries stored, none missing between its first and last, each with one
+    /// reading per mapped field and none twice; else what is wrong with the first that is not.
+    std::string clean_nodes_problem(long at_least = 0) {
+        for (int node : {1, 3, 5, 6, 8}) {
+            const auto r = query("SELECT count(DISTINCT entry_id), max(entry_id) - min(entry_id) + 1, count(*), "
+                                 "(SELECT count(*) FROM thingspeak_field_mappings WHERE device_id = " + std::to_string(node) +
+                                 ") FROM telemetry_readings WHERE device_id = " + std::to_string(node))[0];
+            const auto entries = r[0].as<long>(), range = r[1].is_null() ? 0 : r[1].as<long>();
+            const auto at = "node " + std::to_string(node) + ": ";
+            if (entries < at_least) return at + std::to_string(entries) + " entries stored, fewer than " + std::to_string(at_least);
+            if (entries != range) return at + std::to_string(entries) + " entries stored of a range of " + std::to_string(range);
+            if (r[2].as<long>() != entries * r[3].as<long>()) return at + r[2].c_str() + " readings for " + r[0].c_str() + " entries";
+        }
+        return "";
+    }
+
     TempDir dir_;
     std::unique_ptr<flowgate::test::TestDatabase> db_;
     std::string redis_url_;
@@ -270,16 +287,9 @@ TEST_F(Flowgate, EveryEntryIsStoredExactlyOnceAcrossARestart) {
     std::this_thread::sleep_for(std::chrono::seconds{2 * poll_interval_s});
     ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0) << daemon_->output();
 
-    // Clean channels (no bad values, no skewed clocks): every entry between the first and
-    // the last stored one is there, with one reading per mapped field, none twice.
-    for (int node : {1, 3, 5, 6, 8}) {
-        const auto r = query("SELECT count(DISTINCT entry_id), min(entry_id), max(entry_id), count(*), "
-                             "(SELECT count(*) FROM thingspeak_field_mappings WHERE device_id = " + std::to_string(node) +
-                             ") FROM telemetry_readings WHERE device_id = " + std::to_string(node))[0];
-        const auto entries = r[0].as<long>();
-        EXPECT_EQ(entries, r[2].as<long>() - r[1].as<long>() + 1) << "gap in the entries of node " << node;
-        EXPECT_EQ(r[3].as<long>(), entries * r[4].as<long>()) << "node " << node;
-    }
+    // Clean channels: every entry between the first and the last stored one is there, with
+    // one reading per mapped field, none twice.
+    EXPECT_EQ(clean_nodes_problem(), "");
     // Node 5's logger uploads every 20th reading two hours late, stamped when it was taken:
     // no read from a recent time returns those, yet they are stored (read by id).
     const auto late = query("SELECT count(*) FROM (SELECT ts, lag(ts) OVER (ORDER BY entry_id) AS prev FROM "
@@ -306,15 +316,7 @@ TEST_F(Flowgate, KillNineAtAnyMomentLosesNothing) {
     ASSERT_TRUE(eventually([&] { return query("SELECT 1 FROM telemetry_readings LIMIT 1").size() == 1; }, 15s));
     std::this_thread::sleep_for(std::chrono::seconds{2 * poll_interval_s});
     ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0) << daemon_->output();
-    for (int node : {1, 3, 5, 6, 8}) {
-        const auto r = query("SELECT count(DISTINCT entry_id), min(entry_id), max(entry_id), count(*), "
-                             "(SELECT count(*) FROM thingspeak_field_mappings WHERE device_id = " + std::to_string(node) +
-                             ") FROM telemetry_readings WHERE device_id = " + std::to_string(node))[0];
-        const auto entries = r[0].as<long>();
-        EXPECT_GE(entries, 100) << "node " << node;
-        EXPECT_EQ(entries, r[2].as<long>() - r[1].as<long>() + 1) << "gap in the entries of node " << node;
-        EXPECT_EQ(r[3].as<long>(), entries * r[4].as<long>()) << "node " << node;
-    }
+    EXPECT_EQ(clean_nodes_problem(100), "");
 }
 
 // A storage queue far smaller than what the first polls read (8 devices × 100 rows): entries
@@ -327,21 +329,9 @@ TEST_F(Flowgate, AFullStorageQueueDefersEntriesWithoutLosingThemOrFloodingTheLog
     std::ofstream{path("flowgate.toml")} << text;
     const auto started = std::chrono::steady_clock::now();
     start_daemon();
-    const auto clean_nodes = {1, 3, 5, 6, 8};
-    std::string short_of;
-    const auto stored_without_gaps = [&] {
-        for (int node : clean_nodes) {
-            const auto r = query("SELECT count(DISTINCT entry_id), max(entry_id) - min(entry_id) + 1 FROM telemetry_readings "
-                                 "WHERE device_id = " + std::to_string(node))[0];
-            if (r[0].as<long>() < 100 || r[0].as<long>() != r[1].as<long>()) {
-                short_of = "node " + std::to_string(node) + ": " + r[0].c_str() + " entries stored of a range of " + r[1].c_str();
-                return false;
-            }
-        }
-        return true;
-    };
-    ASSERT_TRUE(eventually(stored_without_gaps, 40s)) << "the first polls' 100 rows of every clean node, without a gap; "
-                                                      << short_of;
+    std::string problem;
+    ASSERT_TRUE(eventually([&] { return (problem = clean_nodes_problem(100)).empty(); }, 40s))
+        << "the first polls' 100 rows of every clean node, without a gap; " << problem;
     ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
     const auto ran = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
 

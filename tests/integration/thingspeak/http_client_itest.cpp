@@ -92,6 +92,19 @@ protected:
     unsigned short port_ = 0;
 };
 
+/// The demo's OHT-1 (channel 2100101, public) with its level field.
+flowgate::ThingSpeakDevice oht1() {
+    flowgate::ThingSpeakDevice device;
+    device.device_id = 1;
+    device.channel_id = 2100101;
+    flowgate::FieldMapping level;
+    level.field = 1;
+    level.canonical_name = "water_level";
+    level.expected_label = "Water Level (cm)";
+    device.fields = {level};
+    return device;
+}
+
 } // namespace
 
 TEST_F(HttpClientSim, ReusesOneKeepAliveConnectionForSequentialRequests) {
@@ -176,15 +189,7 @@ TEST_F(HttpClientSim, StopDropsCallbacks) {
 // channel moved, a read of just the rows it counted.
 TEST_F(HttpClientSim, AChannelWithNothingNewIsProbedAndThenReadForTheNewRowsOnly) {
     HttpClient client{ioc_, options(), test_logger()};
-    flowgate::ThingSpeakDevice device;
-    device.device_id = 1;
-    device.channel_id = 2100101;
-    flowgate::FieldMapping level;
-    level.field = 1;
-    level.canonical_name = "water_level";
-    level.expected_label = "Water Level (cm)";
-    device.fields = {level};
-    flowgate::sources::ThingSpeakPoll poll{device};
+    flowgate::sources::ThingSpeakPoll poll{oht1()};
     struct Step {
         std::string target;
         flowgate::sources::PollOutcome outcome;
@@ -225,15 +230,7 @@ TEST_F(HttpClientSim, AChannelWithNothingNewIsProbedAndThenReadForTheNewRowsOnly
 // cursor stands on the newest.
 TEST_F(HttpClientSim, ALongOutageIsBackfilledFromTheSimulatorWithoutAGap) {
     HttpClient client{ioc_, options(), test_logger()};
-    flowgate::ThingSpeakDevice device;
-    device.device_id = 1;
-    device.channel_id = 2100101;
-    flowgate::FieldMapping level;
-    level.field = 1;
-    level.canonical_name = "water_level";
-    level.expected_label = "Water Level (cm)";
-    device.fields = {level};
-    flowgate::sources::ThingSpeakPoll poll{device};
+    flowgate::sources::ThingSpeakPoll poll{oht1()};
     std::set<std::int64_t> read;
     std::vector<std::string> targets;
     const auto step = [&] {
