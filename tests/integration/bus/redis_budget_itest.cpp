@@ -123,8 +123,20 @@ TEST(RedisBudget, ARetryAfterOneInstanceGotHoldsTheOthersBack) {
     b.step();
     ASSERT_TRUE(run_until(loop, [&] { return b.granted == 1; }, 5s)) << "a fresh key has its burst";
 
+    RedisConnection admin{loop, test::fast_config(*url, "admin"), log.logger};
+    admin.start();
+    ASSERT_TRUE(run_until(loop, [&] { return admin.connected(); }, 5s));
+    const auto bucket_key = "fg:budget:{" + key + "}";
+    const auto paused = [&] {
+        const auto reply = test::call(loop, admin, {"HGET", bucket_key, "paused"});
+        return reply ? reply->str : std::string{};
+    };
+    ASSERT_EQ(paused(), "0");
+
     a.budget.pause(key, a.bucket, 1500ms);
     const auto paused_at = SteadyClock::now();
+    // a's pause and b's take go on two connections: b asks once Redis holds the pause.
+    ASSERT_TRUE(run_until(loop, [&] { return paused() != "0"; }, 5s));
     b.step();
     ASSERT_TRUE(run_until(loop, [&] { return !b.in_flight; }, 5s));
     EXPECT_EQ(b.granted, 1) << "the pause reached the other instance";
@@ -136,6 +148,7 @@ TEST(RedisBudget, ARetryAfterOneInstanceGotHoldsTheOthersBack) {
     }, 5s);
     EXPECT_EQ(b.granted, 2);
     EXPECT_GE(SteadyClock::now(), paused_at + 1400ms);
+    test::call(loop, admin, {"DEL", bucket_key, bucket_key + ":users"});
 }
 
 TEST(RedisBudget, WithoutRedisTheLocalBucketDecidesAndThatIsSaidOnce) {
