@@ -53,9 +53,11 @@ std::string instance_id() {
 int run_daemon(const config::Config& config, const std::string& port_file, const obs::Logger& log) {
     std::vector<ThingSpeakDevice> devices;
     registry::Topology topology;
+    std::vector<registry::OpenAlert> open_alerts;
     try {
         devices = registry::load_thingspeak_devices(config.database.url);
         topology = registry::load_topology(config.database.url);
+        open_alerts = registry::load_open_alerts(config.database.url);
     } catch (const std::exception& e) {
         log.error("cannot load devices from PostgreSQL; is it running and migrated (flowgate migrate)?",
                   {{"error", e.what()}});
@@ -90,7 +92,10 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     writer_options.batch_size = config.database.batch_size;
     writer_options.batch_interval = config.database.batch_interval;
     storage::PgWriter writer{writer_options, log.with_component("pg-writer"), {}};
-    Ingest ingest{writer, publisher};
+    SystemClock clock;
+    Ingest ingest{writer, publisher, clock, log.with_component("health")};
+    for (const auto& device : devices) ingest.track(device);
+    ingest.restore(open_alerts);
 
     thingspeak::HttpClientOptions client_options;
     client_options.base_url = config.thingspeak.base_url;
@@ -137,6 +142,18 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
                                    {"communities", topology.communities.size()},
                                    {"thingspeak", config.thingspeak.base_url}});
 
+    // Devices with nothing new go stale, then offline, as time passes.
+    asio::steady_timer health_timer{ioc};
+    std::function<void()> check_health = [&] {
+        health_timer.expires_after(std::chrono::seconds{1});
+        health_timer.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            ingest.tick();
+            check_health();
+        });
+    };
+    check_health();
+
     // A line a minute, so an operator tailing the log sees progress without debug logging.
     asio::steady_timer progress{ioc};
     std::function<void()> report = [&] {
@@ -157,6 +174,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
                                   {"entries_stored", w.entries_stored},
                                   {"entries_deferred", ingest.stats().rejected},
                                   {"errors", s.errors},
+                                  {"alerts_opened", ingest.stats().alerts_opened},
                                   {"queue_depth", w.queue_depth},
                                   {"published", p.published},
                                   {"publish_duplicates", p.duplicates},
@@ -200,6 +218,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         if (ec) return;
         log.info("stopping", {{"signal", signal}});
         progress.cancel();
+        health_timer.cancel();
         source.stop();
         client.stop();
         signals.async_wait([&](const boost::system::error_code& again, int) {

@@ -1,6 +1,7 @@
 #include "ingest.hpp"
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "flowgate/bus/redis_publisher.hpp"
@@ -10,14 +11,37 @@
 
 namespace flowgate::app {
 
+using realtime::TopicKind;
+using realtime::topic_name;
+
+Ingest::Ingest(storage::PgWriter& writer, bus::RedisPublisher& publisher, const Clock& clock, obs::Logger log)
+    : writer_{writer}, publisher_{publisher}, log_{std::move(log)}, health_{clock} {}
+
+void Ingest::track(const ThingSpeakDevice& device) {
+    health_.add(device.device_id,
+                sched::HealthOptions::for_interval(device.polling_interval, device.stale_after, device.offline_after));
+    community_of_[device.device_id] = device.community_id;
+}
+
+void Ingest::restore(const std::vector<registry::OpenAlert>& alerts) {
+    for (const auto& a : alerts) health_.restore_open(a.device_id, a.kind);
+}
+
+void Ingest::tick() {
+    while (!unstored_.empty() && writer_.submit_health(unstored_.front())) unstored_.pop_front();
+    apply(health_.tick());
+}
+
 bool Ingest::submit(TelemetryEntry entry) {
     ++stats_.entries;
     // Serialized once, shared by both topics' messages.
     const auto event = std::make_shared<const std::string>(telemetry_update_json(entry));
     const auto dedupe_id = std::to_string(entry.device_id) + ":" + std::to_string(entry.channel_epoch) + ":" +
                            std::to_string(entry.entry_id);
-    publisher_.publish(realtime::topic_name(realtime::TopicKind::node, entry.device_id), dedupe_id, event);
-    publisher_.publish(realtime::topic_name(realtime::TopicKind::community, entry.community_id), dedupe_id, event);
+    publisher_.publish(topic_name(TopicKind::node, entry.device_id), dedupe_id, event);
+    publisher_.publish(topic_name(TopicKind::community, entry.community_id), dedupe_id, event);
+    // After the entry's own update, so a dashboard sees the reading that brought it online first.
+    apply(health_.on_entry(entry.device_id, entry.created_at.utc));
     if (writer_.submit(std::move(entry))) return true;
     ++stats_.rejected;
     return false;
@@ -26,5 +50,68 @@ bool Ingest::submit(TelemetryEntry entry) {
 bool Ingest::submit_error(TelemetryErrorRecord error) { return writer_.submit_error(std::move(error)); }
 
 void Ingest::submit_cursor(DeviceId device, DeviceCursor cursor) { writer_.submit_cursor(device, cursor); }
+
+void Ingest::fetch_completed(DeviceId device, FetchVerdict verdict, std::string_view error) {
+    apply(health_.on_fetch(device, verdict, error));
+}
+
+void Ingest::schema_checked(DeviceId device, std::optional<std::string> problem) {
+    apply(health_.on_schema(device, std::move(problem)));
+}
+
+void Ingest::source_state(bool available, std::string_view why) { apply(health_.on_source(available, why)); }
+
+void Ingest::apply(sched::DeviceHealth::Changes changes) {
+    for (auto& s : changes.status) {
+        log_.info("device status changed", {{"device_id", s.device_id},
+                                            {"status", to_string(s.to)},
+                                            {"previous", to_string(s.from)},
+                                            {"reason", std::string_view{s.reason}}});
+        const auto community = community_of_.at(s.device_id);
+        publish_to(community, s.device_id,
+                   "status:" + std::to_string(s.device_id) + ":" + std::string{to_string(s.to)} + ":" +
+                       std::to_string(s.at.time_since_epoch().count()),
+                   node_status_json(s, community));
+        store(std::move(s));
+    }
+    for (auto& a : changes.alerts) {
+        const std::string device = a.device_id ? std::to_string(*a.device_id) : "source";
+        const obs::LogFields fields{{"alert", to_string(a.kind)},
+                                 {"device_id", a.device_id.value_or(0)},
+                                 {"severity", severity_of(a.kind)},
+                                 {"message", std::string_view{a.message}}};
+        if (a.open) {
+            ++stats_.alerts_opened;
+            log_.warn("alert opened", fields);
+        } else {
+            log_.info("alert resolved", fields);
+        }
+        const auto dedupe_id = "alert:" + std::string{to_string(a.kind)} + ":" + device + ":" + (a.open ? "open:" : "resolved:") +
+                               std::to_string(a.at.time_since_epoch().count());
+        if (a.device_id) {
+            publish_to(community_of_.at(*a.device_id), a.device_id, dedupe_id, alert_json(a, community_of_.at(*a.device_id)));
+        } else {
+            // A whole source: every community with a device on it.
+            std::set<CommunityId> communities;
+            for (const auto& [id, community] : community_of_) communities.insert(community);
+            for (const auto community : communities) publish_to(community, std::nullopt, dedupe_id, alert_json(a, community));
+        }
+        store(std::move(a));
+    }
+}
+
+void Ingest::store(std::variant<StatusChange, AlertChange> change) {
+    // Behind the ones waiting already, so that an alert's opening is never stored after its
+    // resolution.
+    if (unstored_.empty() && writer_.submit_health(change)) return;
+    unstored_.push_back(std::move(change));
+}
+
+void Ingest::publish_to(CommunityId community, std::optional<DeviceId> node, const std::string& dedupe_id,
+                        std::string event) {
+    const auto shared = std::make_shared<const std::string>(std::move(event));
+    if (node) publisher_.publish(topic_name(TopicKind::node, *node), dedupe_id, shared);
+    publisher_.publish(topic_name(TopicKind::community, community), dedupe_id, shared);
+}
 
 } // namespace flowgate::app

@@ -68,4 +68,42 @@ std::string telemetry_update_json(const TelemetryEntry& entry) {
     return out;
 }
 
+std::string node_status_json(const StatusChange& change, CommunityId community) {
+    std::string out = R"({"type":"NODE_STATUS","node_id":)";
+    out += std::to_string(change.device_id);
+    out += R"(,"community_id":)";
+    out += std::to_string(community);
+    out += R"(,"status":")";
+    out += to_string(change.to);
+    out += R"(","previous":")";
+    out += to_string(change.from);
+    out += R"(","consecutive_failures":)";
+    out += std::to_string(change.consecutive_failures);
+    out += R"(,"reason":)";
+    append_json_string(out, change.reason);
+    out += R"(,"at":")";
+    append_iso8601(out, change.at, std::chrono::minutes{0});
+    out += "\"}";
+    return out;
+}
+
+std::string alert_json(const AlertChange& change, CommunityId community) {
+    std::string out = R"({"type":"ALERT","alert":")";
+    out += to_string(change.kind);
+    out += R"(","state":")";
+    out += change.open ? "open" : "resolved";
+    out += R"(","severity":")";
+    out += severity_of(change.kind);
+    out += R"(","node_id":)";
+    out += change.device_id ? std::to_string(*change.device_id) : "null";
+    out += R"(,"community_id":)";
+    out += std::to_string(community);
+    out += R"(,"message":)";
+    append_json_string(out, change.message);
+    out += R"(,"at":")";
+    append_iso8601(out, change.at, std::chrono::minutes{0});
+    out += "\"}";
+    return out;
+}
+
 } // namespace flowgate

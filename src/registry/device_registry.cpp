@@ -20,7 +20,8 @@ constexpr std::chrono::seconds connect_timeout{10};
 constexpr const char* devices_sql =
     "SELECT n.id, n.community_id, n.name, n.category, n.polling_interval_s, n.priority,"
     "       m.channel_id, m.read_api_key,"
-    "       s.cursor_entry_id, extract(epoch FROM s.cursor_created_at)::bigint, coalesce(s.channel_epoch, 0)"
+    "       s.cursor_entry_id, extract(epoch FROM s.cursor_created_at)::bigint, coalesce(s.channel_epoch, 0),"
+    "       n.stale_after_s, n.offline_after_s"
     "  FROM nodes n"
     "  JOIN device_thingspeak_mapping m ON m.device_id = n.id"
     "  LEFT JOIN node_operational_state s ON s.device_id = n.id"
@@ -77,6 +78,8 @@ std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url) {
                 device.cursor.created_at = Seconds{std::chrono::seconds{*created}};
             }
             device.cursor.channel_epoch = row[10].as<std::int32_t>();
+            if (const auto s = optional_field<int>(row[11])) device.stale_after = std::chrono::seconds{*s};
+            if (const auto s = optional_field<int>(row[12])) device.offline_after = std::chrono::seconds{*s};
             index.emplace(device.device_id, devices.size());
             devices.push_back(std::move(device));
         }
@@ -119,6 +122,21 @@ Topology load_topology(const std::string& url) {
         }
         txn.commit();
         return topology;
+    });
+}
+
+std::vector<OpenAlert> load_open_alerts(const std::string& url) {
+    return with_connection(url, "the open alerts", [](pqxx::connection& connection) {
+        pqxx::read_transaction txn{connection, "alerts"};
+        std::vector<OpenAlert> alerts;
+        for (const auto& row : txn.exec("SELECT device_id, kind FROM alerts WHERE resolved_at IS NULL")) {
+            // Kinds this version does not raise are left to whoever raised them.
+            if (const auto kind = parse_alert_kind(row[1].as<std::string>())) {
+                alerts.push_back({optional_field<DeviceId>(row[0]), *kind});
+            }
+        }
+        txn.commit();
+        return alerts;
     });
 }
 

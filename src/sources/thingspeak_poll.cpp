@@ -165,10 +165,16 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     out.backfill = out.backfill || backfill_.has_value();
 
     auto normalized = normalize::Normalizer{}.normalize(device_, feed, now);
+    out.schema_checked = feed.channel.has_value();
     for (auto& e : normalized.errors) {
-        if (e.stage == ErrorStage::schema && !reported_schema_problems_.insert(e.message).second) continue;
+        if (e.stage == ErrorStage::schema) {
+            if (!out.schema_problem) out.schema_problem = e.message;
+            if (!reported_schema_problems_.insert(e.message).second) continue;
+        }
         out.errors.push_back(std::move(e));
     }
+    // Fixed: should it break again, that is news again.
+    if (out.schema_checked && !out.schema_problem) reported_schema_problems_.clear();
     for (auto& e : normalized.entries) e.channel_epoch = cursor.channel_epoch;
     std::sort(normalized.entries.begin(), normalized.entries.end(),
               [](const TelemetryEntry& a, const TelemetryEntry& b) { return a.entry_id < b.entry_id; });

@@ -271,6 +271,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
                       {"cursor_entry_id", d.poll.cursor().entry_id.value_or(0)}});
         }
         stats.entries += accepted;
+        report_health(dev, result, outcome);
         report_errors(d, outcome);
 
         // More to read now, unless the storage queue is full: then an interval later.
@@ -332,14 +333,20 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             breaker.on_success();
         }
         if (breaker.state() != was) {
+            const auto last_error = result.error == thingspeak::FetchErrorKind::none ? "HTTP " + std::to_string(result.status)
+                                                                                     : std::string{to_string(result.error)};
+            if (breaker.state() == BreakerState::open && was == BreakerState::closed) {
+                sink.source_state(false, options.host + " fails: " + std::to_string(breaker.consecutive_failures()) +
+                                             " failures in a row, the last " + last_error);
+            } else if (breaker.state() == BreakerState::closed) {
+                sink.source_state(true, options.host + " answers again");
+            }
             if (breaker.state() == BreakerState::open) {
                 log.warn("circuit breaker opened: no requests to the host until the cool-down passed",
                          {{"host", options.host},
                           {"failures", breaker.consecutive_failures()},
                           {"cool_down_ms", breaker.cool_down().count()},
-                          {"last_error", result.error == thingspeak::FetchErrorKind::none
-                                             ? "HTTP " + std::to_string(result.status)
-                                             : std::string{to_string(result.error)}}});
+                          {"last_error", last_error}});
             } else if (breaker.state() == BreakerState::closed) {
                 log.info("circuit breaker closed: the host answers again", {{"host", options.host}});
             }
@@ -358,6 +365,23 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         } else if (result.error == thingspeak::FetchErrorKind::none && bucket.on_success()) {
             log.info("budget recovered", {{"key_id", d.budget.id}, {"requests_per_minute", bucket.rate() * 60}});
         }
+    }
+
+    /// What the poll says about the device: the verdict of its own fetch (a failure of the
+    /// source is the breaker's), and whether its channel still has the labels its mappings expect.
+    void report_health(const ThingSpeakDevice& dev, const thingspeak::FetchResult& result, const PollOutcome& outcome) {
+        if (outcome.fetched) {
+            sink.fetch_completed(dev.device_id, FetchVerdict::ok, {});
+        } else if (!result.source_failure() && result.error != thingspeak::FetchErrorKind::cancelled) {
+            const auto auth = std::find_if(outcome.errors.begin(), outcome.errors.end(),
+                                           [](const auto& e) { return e.stage == ErrorStage::auth; });
+            const auto why = auth != outcome.errors.end() ? auth
+                             : outcome.errors.empty()     ? outcome.errors.end()
+                                                          : outcome.errors.begin();
+            sink.fetch_completed(dev.device_id, auth != outcome.errors.end() ? FetchVerdict::auth_failed : FetchVerdict::failed,
+                                 why != outcome.errors.end() ? std::string_view{why->message} : "the fetch failed");
+        }
+        if (outcome.schema_checked) sink.schema_checked(dev.device_id, outcome.schema_problem);
     }
 
     void report_errors(Device& d, PollOutcome& outcome) {

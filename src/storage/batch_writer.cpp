@@ -39,6 +39,21 @@ constexpr const char* set_cursor_sql =
     "cursor_created_at = excluded.cursor_created_at, "
     "channel_epoch = excluded.channel_epoch";
 
+constexpr const char* set_status_sql =
+    "INSERT INTO node_operational_state (device_id, status, consecutive_failures) VALUES ($1, $2, $3) "
+    "ON CONFLICT (device_id) DO UPDATE SET "
+    "status = excluded.status, consecutive_failures = excluded.consecutive_failures";
+
+// One open alert per device and kind (alerts_one_open_per_kind_idx): opening it again, say
+// after a restart or from a second instance, changes nothing.
+constexpr const char* open_alert_sql =
+    "INSERT INTO alerts (device_id, kind, severity, opened_at, message) VALUES ($1, $2, $3, $4::timestamptz, $5) "
+    "ON CONFLICT (device_id, kind) WHERE resolved_at IS NULL DO NOTHING";
+
+constexpr const char* resolve_alert_sql =
+    "UPDATE alerts SET resolved_at = greatest(opened_at, $3::timestamptz) "
+    "WHERE device_id IS NOT DISTINCT FROM $1 AND kind = $2 AND resolved_at IS NULL";
+
 // The sub-select turns the id of a device that does not exist (any more) into NULL, so an
 // error record never fails on the foreign key: errors about deleted devices still count.
 constexpr const char* insert_error_sql =
@@ -95,6 +110,7 @@ void merge(BatchOutcome& into, BatchOutcome&& from) {
     into.duplicates += from.duplicates;
     into.errors_stored += from.errors_stored;
     into.cursors_stored += from.cursors_stored;
+    into.health_stored += from.health_stored;
 }
 
 } // namespace
@@ -113,6 +129,9 @@ BatchWriter::BatchWriter(const std::string& url, const obs::Logger& logger)
     connection_->prepare("fg_touch_state", touch_state_sql);
     connection_->prepare("fg_set_cursor", set_cursor_sql);
     connection_->prepare("fg_insert_error", insert_error_sql);
+    connection_->prepare("fg_set_status", set_status_sql);
+    connection_->prepare("fg_open_alert", open_alert_sql);
+    connection_->prepare("fg_resolve_alert", resolve_alert_sql);
 }
 
 BatchOutcome BatchWriter::write(const std::vector<WriterItem>& items, bool all_entries_new) {
@@ -191,6 +210,19 @@ void BatchWriter::write_items(pqxx::transaction_base& txn, std::span<const Write
         } else if (const auto* error = std::get_if<TelemetryErrorRecord>(&item)) {
             insert_error(txn, *error);
             ++outcome.errors_stored;
+        } else if (const auto* status = std::get_if<StatusChange>(&item)) {
+            txn.exec_prepared("fg_set_status", status->device_id, std::string{to_string(status->to)},
+                              status->consecutive_failures);
+            ++outcome.health_stored;
+        } else if (const auto* alert = std::get_if<AlertChange>(&item)) {
+            const std::string kind{to_string(alert->kind)};
+            if (alert->open) {
+                txn.exec_prepared("fg_open_alert", alert->device_id, kind, std::string{severity_of(alert->kind)},
+                                  format_iso8601(alert->at), alert->message);
+            } else {
+                txn.exec_prepared("fg_resolve_alert", alert->device_id, kind, format_iso8601(alert->at));
+            }
+            ++outcome.health_stored;
         }
     }
 }
@@ -227,6 +259,12 @@ void BatchWriter::record_rejection(pqxx::transaction_base& txn, const WriterItem
     } else if (const auto* cursor = std::get_if<CursorUpdate>(&item)) {
         record.device_id = cursor->device_id;
         record.message = "could not store the cursor of device " + std::to_string(cursor->device_id) + ": " + reason;
+    } else if (const auto* status = std::get_if<StatusChange>(&item)) {
+        record.device_id = status->device_id;
+        record.message = "could not store the status of device " + std::to_string(status->device_id) + ": " + reason;
+    } else if (const auto* alert = std::get_if<AlertChange>(&item)) {
+        record.device_id = alert->device_id;
+        record.message = "could not store a " + std::string{to_string(alert->kind)} + " alert: " + reason;
     } else {
         const auto& error = std::get<TelemetryErrorRecord>(item);
         // Not the original message: it may be what the database refused.

@@ -13,6 +13,7 @@
 
 #include <pqxx/pqxx>
 
+#include "flowgate/core/health.hpp"
 #include "flowgate/core/telemetry.hpp"
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/registry/device.hpp"
@@ -26,7 +27,7 @@ struct CursorUpdate {
 };
 
 /// One queued thing to write.
-using WriterItem = std::variant<TelemetryEntry, TelemetryErrorRecord, CursorUpdate>;
+using WriterItem = std::variant<TelemetryEntry, TelemetryErrorRecord, CursorUpdate, StatusChange, AlertChange>;
 
 /// An item the database refused because of its data; it was dropped.
 struct RejectedItem {
@@ -39,6 +40,7 @@ struct BatchOutcome {
     std::uint64_t duplicates = 0;        ///< entries with readings, none of them new
     std::uint64_t errors_stored = 0;
     std::uint64_t cursors_stored = 0;
+    std::uint64_t health_stored = 0;  ///< status and alert changes
     std::vector<RejectedItem> rejected;
 };
 

@@ -43,7 +43,9 @@ struct PgWriter::Impl {
         options.retry_backoff_max = std::max(options.retry_backoff_max, options.retry_backoff_min);
     }
 
-    bool push(std::vector<WriterItem> items);
+    /// `headroom` items beyond queue_capacity may be taken (health changes: few, and never
+    /// to be refused for the entries queued before them).
+    bool push(std::vector<WriterItem> items, std::size_t headroom = 0);
     void run();
     // Waits for work and moves up to batch_size items into `batch`; false when stopped and
     // nothing is left.
@@ -71,12 +73,12 @@ struct PgWriter::Impl {
     std::thread thread;
 };
 
-bool PgWriter::Impl::push(std::vector<WriterItem> items) {
+bool PgWriter::Impl::push(std::vector<WriterItem> items, std::size_t headroom) {
     bool notify = false;
     {
         std::lock_guard lock{mutex};
         if (stopping) return false;
-        if (queue.size() + in_flight + items.size() > options.queue_capacity) {
+        if (queue.size() + in_flight + items.size() > options.queue_capacity + headroom) {
             ++stats.queue_full_rejections;
             return false;
         }
@@ -144,6 +146,7 @@ void PgWriter::Impl::finish_batch(const std::vector<WriterItem>& batch, detail::
         stats.entries_duplicate += outcome.duplicates;
         stats.errors_stored += outcome.errors_stored;
         stats.cursors_stored += outcome.cursors_stored;
+        stats.health_stored += outcome.health_stored;
         stats.items_rejected += outcome.rejected.size();
         ++stats.batches;
         stats.connected = true;
@@ -160,6 +163,12 @@ void PgWriter::Impl::finish_batch(const std::vector<WriterItem>& batch, detail::
         } else if (const auto* cursor = std::get_if<detail::CursorUpdate>(&item)) {
             device = cursor->device_id;
             kind = "cursor";
+        } else if (const auto* status = std::get_if<StatusChange>(&item)) {
+            device = status->device_id;
+            kind = "status";
+        } else if (const auto* alert = std::get_if<AlertChange>(&item)) {
+            device = alert->device_id.value_or(0);
+            kind = "alert";
         } else {
             device = std::get<TelemetryErrorRecord>(item).device_id.value_or(0);
         }
@@ -272,6 +281,12 @@ bool PgWriter::submit_cursor(DeviceId device, DeviceCursor cursor) {
     std::vector<WriterItem> items;
     items.emplace_back(detail::CursorUpdate{device, cursor});
     return impl_->push(std::move(items));
+}
+
+bool PgWriter::submit_health(std::variant<StatusChange, AlertChange> change) {
+    std::vector<WriterItem> items;
+    std::visit([&items](auto& c) { items.emplace_back(std::move(c)); }, change);
+    return impl_->push(std::move(items), std::max<std::size_t>(100, impl_->options.queue_capacity / 10));
 }
 
 bool PgWriter::submit_page(std::vector<TelemetryEntry> entries, DeviceId device, DeviceCursor cursor) {

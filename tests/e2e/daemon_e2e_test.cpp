@@ -186,6 +186,24 @@ protected:
         return "";
     }
 
+    /// Devices with an alert of `kind` (any, open or resolved; 0 for a whole source's).
+    std::set<int> alerts_of_kind(const std::string& kind) {
+        std::set<int> out;
+        for (const auto& row : query("SELECT coalesce(device_id, 0) FROM alerts WHERE kind = '" + kind + "'")) {
+            out.insert(row[0].as<int>());
+        }
+        return out;
+    }
+
+    /// Events of `type` ("NODE_STATUS", "ALERT") in a watch()'s output.
+    static std::vector<json> events(const ChildProcess& client, const std::string& type) {
+        std::vector<json> out;
+        for (auto& u : json_lines(client.output())) {
+            if (u["type"] == type) out.push_back(std::move(u));
+        }
+        return out;
+    }
+
     TempDir dir_;
     std::unique_ptr<flowgate::test::TestDatabase> db_;
     std::string redis_url_;
@@ -212,7 +230,9 @@ TEST_F(Flowgate, EveryDemoDeviceStreamsItsCalibratedEntriesWithinThreePolls) {
         [&] {
             updates = json_lines(client->output());
             nodes.clear();
-            for (const auto& u : updates) nodes.insert(u["node_id"].get<int>());
+            for (const auto& u : updates) {
+                if (u["type"] == "TELEMETRY_UPDATE") nodes.insert(u["node_id"].get<int>());
+            }
             return nodes.size() == 8;
         },
         std::chrono::seconds{3 * poll_interval_s + 10}))
@@ -232,10 +252,10 @@ TEST_F(Flowgate, EveryDemoDeviceStreamsItsCalibratedEntriesWithinThreePolls) {
     int values_checked = 0;
     std::set<int> checked_nodes;
     for (const auto& u : updates) {
+        if (u["type"] != "TELEMETRY_UPDATE") continue; // NODE_STATUS: online
         const int node = u["node_id"];
         if (checked_nodes.contains(node)) continue; // one entry per node keeps the test quick
         checked_nodes.insert(node);
-        EXPECT_EQ(u["type"], "TELEMETRY_UPDATE");
         EXPECT_EQ(u["community_id"], 1);
         const auto [channel, key] = channels.at(node);
         const auto entry = sim_entry(channel, u["entry_id"], key);
@@ -374,6 +394,12 @@ TEST_F(Flowgate, HostileSourcesBecomeErrorRowsNotCrashesAndKeysStayOutOfLogs) {
     const auto s = stages();
     EXPECT_EQ(s.at({7, "auth"}), 400);
     EXPECT_EQ(s.at({6, "fetch"}), 404);
+    // The wrong key is an alert of that device only, open while the key is refused.
+    ASSERT_TRUE(eventually([&] { return alerts_of_kind("auth_failed") == std::set<int>{7}; }, 10s))
+        << daemon_->output();
+    EXPECT_EQ(query("SELECT count(*) FROM alerts WHERE kind = 'auth_failed'")[0][0].as<int>(), 1) << "opened once";
+    EXPECT_TRUE(query("SELECT 1 FROM alerts WHERE kind = 'auth_failed' AND resolved_at IS NULL AND severity = 'critical'"
+                      " AND message LIKE '%key%'").size() == 1);
 
     // The daemon keeps serving and the healthy devices keep streaming.
     EXPECT_EQ(HttpClient("127.0.0.1", port_).get("/healthz").status, 200u);
@@ -400,6 +426,78 @@ TEST_F(Flowgate, HostileSourcesBecomeErrorRowsNotCrashesAndKeysStayOutOfLogs) {
         if (line["msg"] == "device backing off") backing_off.insert(line["device_id"].get<int>());
     }
     EXPECT_EQ(backing_off, (std::set<int>{3, 6, 7, 8}));
+}
+
+// A device that stops posting: Stale after 3 intervals (6 s), Offline after 10 (20 s), each a
+// NODE_STATUS and an ALERT on the community stream, and Online again once it posts.
+TEST_F(Flowgate, ADeviceThatStopsPostingGoesStaleThenOfflineAndDashboardsSeeIt) {
+    start_daemon();
+    const auto online = [&] { return query("SELECT count(*) FROM node_operational_state WHERE status = 'online'")[0][0].as<int>(); };
+    ASSERT_TRUE(eventually([&] { return online() == 8; }, 20s)) << daemon_->output();
+    auto client = watch("community/1/updates", "community.out", 0, 90);
+    ASSERT_TRUE(eventually([&] { return !json_lines(client->output()).empty(); }, 10s));
+    // OHT-1 stops posting (its next post a simulated week away).
+    sim_control("/_sim/channels/2100101/interval", R"({"seconds":604800})");
+    const auto stopped = std::chrono::steady_clock::now();
+    const auto status_of_node_1 = [&] {
+        std::vector<std::string> out;
+        for (const auto& e : events(*client, "NODE_STATUS")) {
+            if (e["node_id"] == 1) out.push_back(e["status"]);
+        }
+        return out;
+    };
+    using Strings = std::vector<std::string>;
+    ASSERT_TRUE(eventually([&] { return status_of_node_1() == Strings{"stale", "offline"}; }, 40s))
+        << client->output();
+    const auto took = std::chrono::steady_clock::now() - stopped;
+    EXPECT_GE(took, 18s) << "offline after 10 intervals of 2 s without an entry";
+    std::string stale_reason;
+    for (const auto& e : events(*client, "NODE_STATUS")) {
+        if (e["node_id"] == 1 && e["status"] == "stale") stale_reason = e["reason"];
+    }
+    EXPECT_TRUE(stale_reason.starts_with("no new entry for ")) << stale_reason;
+    std::vector<std::string> alerts;
+    for (const auto& e : events(*client, "ALERT")) {
+        EXPECT_EQ(e["node_id"], 1) << "only the device that stopped: " << e.dump();
+        alerts.push_back(e["alert"].get<std::string>() + " " + e["state"].get<std::string>());
+    }
+    EXPECT_EQ(alerts, (Strings{"device_stale open", "device_stale resolved", "device_offline open"}));
+    // Stored a moment after it was published.
+    EXPECT_TRUE(eventually([&] {
+        return query("SELECT status FROM node_operational_state WHERE device_id = 1")[0][0].as<std::string>() == "offline";
+    }, 5s));
+    EXPECT_EQ(online(), 7);
+
+    // It posts again: Online, and the offline alert is resolved.
+    sim_control("/_sim/channels/2100101/interval", R"({"seconds":15})");
+    ASSERT_TRUE(eventually([&] { return status_of_node_1().size() == 3; }, 30s)) << client->output();
+    EXPECT_EQ(status_of_node_1().back(), "online");
+    ASSERT_TRUE(eventually([&] {
+        return query("SELECT count(*) FROM alerts WHERE device_id = 1 AND resolved_at IS NULL")[0][0].as<int>() == 0;
+    }, 5s));
+    EXPECT_EQ(query("SELECT string_agg(kind, ',' ORDER BY id) FROM alerts")[0][0].as<std::string>(),
+              "device_stale,device_offline");
+}
+
+// A channel's field renamed: one schema_mismatch alert while its label differs from the
+// mapping's expected_label, resolved once it matches again.
+TEST_F(Flowgate, ARenamedFieldIsOneSchemaAlertUntilItsLabelMatchesAgain) {
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return query("SELECT 1 FROM telemetry_readings WHERE device_id = 1 LIMIT 1").size() == 1; }, 15s));
+    sim_control("/_sim/channels/2100101/fields/3", R"x({"label":"Turbidity (NTU)"})x");
+    const auto open_schema_alerts = [&] {
+        return query("SELECT device_id, message FROM alerts WHERE kind = 'schema_mismatch' AND resolved_at IS NULL");
+    };
+    ASSERT_TRUE(eventually([&] { return open_schema_alerts().size() == 1; }, 15s)) << daemon_->output();
+    EXPECT_EQ(open_schema_alerts()[0][0].as<int>(), 1);
+    EXPECT_NE(open_schema_alerts()[0][1].as<std::string>().find("Turbidity"), std::string::npos);
+    std::this_thread::sleep_for(std::chrono::seconds{2 * poll_interval_s});
+    EXPECT_EQ(alerts_of_kind("schema_mismatch"), std::set<int>{1}) << "one alert for as long as it lasts";
+    EXPECT_EQ(query("SELECT count(*) FROM alerts")[0][0].as<int>(), 1);
+
+    sim_control("/_sim/channels/2100101/fields/3", R"x({"label":"TDS (ppm)"})x");
+    ASSERT_TRUE(eventually([&] { return open_schema_alerts().size() == 0; }, 15s)) << daemon_->output();
+    EXPECT_EQ(query("SELECT count(*) FROM alerts")[0][0].as<int>(), 1) << "resolved, not opened again";
 }
 
 // Six of the eight channels hang (the request is read, never answered; the timeout is 3 s):
@@ -471,6 +569,17 @@ TEST_F(Flowgate, ASourceOutageOpensTheBreakerInsteadOfHammeringTheSource) {
     EXPECT_TRUE(opened) << tail(log);
     EXPECT_TRUE(closed) << tail(log);
     EXPECT_NE(log.find("\"budget tightened\""), std::string::npos) << "503s tighten the budget";
+
+    // 20 s of outage is ten polling intervals, past every device's stale-after (6 s): still one
+    // alert for the source, opened and resolved, and not a device flipped.
+    const auto alerts = query("SELECT kind, coalesce(device_id, 0), resolved_at IS NOT NULL, "
+                              "extract(epoch FROM resolved_at - opened_at) FROM alerts");
+    ASSERT_EQ(alerts.size(), 1u) << "alerts: " << alerts.size();
+    EXPECT_EQ(alerts[0][0].as<std::string>(), "source_outage");
+    EXPECT_EQ(alerts[0][1].as<int>(), 0);
+    EXPECT_TRUE(alerts[0][2].as<bool>()) << "resolved";
+    EXPECT_GE(alerts[0][3].as<double>(), 15);
+    EXPECT_EQ(query("SELECT count(*) FROM node_operational_state WHERE status = 'online'")[0][0].as<int>(), 8);
 }
 
 // A burst of ten 429s: the request rate drops (the breaker opens after three, the budget
@@ -652,7 +761,8 @@ TEST_F(Flowgate, TwoInstancesOnOneRedisGiveEveryClientEachMessageOnce) {
                 EXPECT_EQ(seq, last + 1) << "seqs must follow each other";
             }
             last = seq;
-            (*by_seq)[seq] = {u["node_id"].get<int>(), u["entry_id"].get<std::int64_t>()};
+            // NODE_STATUS and ALERT events have no entry id.
+            (*by_seq)[seq] = {u["node_id"].is_number() ? u["node_id"].get<int>() : 0, u.value("entry_id", std::int64_t{-1})};
         }
     }
     std::size_t common = 0;

@@ -48,6 +48,9 @@ struct ThingSpeakDevice {
     std::optional<std::string> read_api_key;  ///< secret: never logged
     std::vector<FieldMapping> fields;
     DeviceCursor cursor;
+    /// nodes.stale_after_s and offline_after_s; none: from the polling interval.
+    std::optional<std::chrono::seconds> stale_after;
+    std::optional<std::chrono::seconds> offline_after;
 
     friend bool operator==(const ThingSpeakDevice&, const ThingSpeakDevice&) = default;
 };

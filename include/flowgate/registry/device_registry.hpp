@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "flowgate/core/health.hpp"
 #include "flowgate/registry/device.hpp"
 #include "flowgate/registry/topology.hpp"
 
@@ -24,5 +25,13 @@ std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url);
 
 /// Every community and every node with its community; throws RegistryError.
 Topology load_topology(const std::string& url);
+
+struct OpenAlert {
+    std::optional<DeviceId> device_id;
+    AlertKind kind;
+};
+
+/// The alerts not resolved yet (of the kinds flowgate raises); throws RegistryError.
+std::vector<OpenAlert> load_open_alerts(const std::string& url);
 
 } // namespace flowgate::registry

@@ -36,6 +36,10 @@ struct PollOutcome {
     std::optional<Seconds> cursor_time;
     /// The answer to `feeds/{id}.json` for this entry id, of a backfill.
     std::optional<std::int64_t> read_by_id;
+    /// The answer carried the channel's field labels; `schema_problem` is the first that does
+    /// not match the mappings (reported in `errors` only the first time).
+    bool schema_checked = false;
+    std::optional<std::string> schema_problem;
 };
 
 /// The decisions of polling one ThingSpeak device, without I/O: which URL to read, which

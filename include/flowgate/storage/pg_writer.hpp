@@ -6,8 +6,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "flowgate/core/health.hpp"
 #include "flowgate/core/telemetry.hpp"
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/registry/device.hpp"
@@ -69,6 +71,7 @@ public:
         std::uint64_t entries_duplicate = 0;   ///< entries whose readings were all stored before
         std::uint64_t errors_stored = 0;       ///< rows added to telemetry_errors, storage errors included
         std::uint64_t cursors_stored = 0;
+        std::uint64_t health_stored = 0;       ///< status and alert changes
         std::uint64_t items_rejected = 0;      ///< items dropped because the database refused their data
         std::uint64_t items_dropped = 0;       ///< items still queued when stop() gave up
         std::uint64_t batches = 0;             ///< committed transactions
@@ -98,6 +101,12 @@ public:
     /// as given (last write wins, so it can go down when channel_epoch changes). Submit it
     /// only after every entry it covers was accepted, or use submit_page().
     bool submit_cursor(DeviceId device, DeviceCursor cursor);
+
+    /// Queues a device's status (node_operational_state.status and consecutive_failures) or
+    /// an alert opened (a row of alerts, unless one of that kind is open for the device) or
+    /// resolved. Beyond queue_capacity there is headroom for these (a tenth of it, at least
+    /// 100), so a full queue of entries does not refuse them; false beyond that.
+    bool submit_health(std::variant<StatusChange, AlertChange> change);
 
     /// Queues one fetched page: its entries followed by the cursor that covers them, all or
     /// nothing. false, with nothing queued, when they do not all fit.

@@ -219,6 +219,59 @@ TEST_F(PgWriterTest, RefusesSubmissionsBeyondItsCapacityWhileTheDatabaseIsDown) 
     EXPECT_NE(log_->find("stopping with items not written to PostgreSQL"), std::string::npos) << *log_;
 }
 
+TEST_F(PgWriterTest, AlertsOpenOncePerConditionAndResolveAndStatusIsStored) {
+    using flowgate::AlertChange;
+    using flowgate::AlertKind;
+    using flowgate::HealthState;
+    auto writer = make_writer(options(db_->url()));
+    const auto alert = [](std::optional<flowgate::DeviceId> device, AlertKind kind, bool open, Seconds at) {
+        return AlertChange{device, kind, open, open ? "no new entry for 45 s" : "", at};
+    };
+    const auto t = base_time;
+    // Opened twice (a restart, a second instance): one row.
+    EXPECT_TRUE(writer->submit_health(alert(3, AlertKind::device_stale, true, t)));
+    EXPECT_TRUE(writer->submit_health(alert(3, AlertKind::device_stale, true, t + 5s)));
+    EXPECT_TRUE(writer->submit_health(alert(std::nullopt, AlertKind::source_outage, true, t)));
+    EXPECT_TRUE(writer->submit_health(alert(std::nullopt, AlertKind::source_outage, true, t + 1s)));
+    EXPECT_TRUE(writer->submit_health(flowgate::StatusChange{3, HealthState::online, HealthState::stale, 2, "quiet", t}));
+    ASSERT_TRUE(wait_until([&] { return writer->stats().health_stored == 5; })) << *log_;
+    EXPECT_EQ(db_->query("SELECT device_id, kind, severity, message, opened_at = '2025-03-14T06:00:00Z' FROM alerts "
+                         "WHERE resolved_at IS NULL ORDER BY id")
+                  .size(),
+              2u);
+    const auto row = db_->query("SELECT severity, message, opened_at = '2025-03-14T06:00:00Z' FROM alerts WHERE device_id = 3")[0];
+    EXPECT_EQ(row[0].as<std::string>(), "warning");
+    EXPECT_EQ(row[1].as<std::string>(), "no new entry for 45 s");
+    EXPECT_TRUE(row[2].as<bool>()) << "opened when it was first opened";
+    const auto state = db_->query("SELECT status, consecutive_failures FROM node_operational_state WHERE device_id = 3")[0];
+    EXPECT_EQ(state[0].as<std::string>(), "stale");
+    EXPECT_EQ(state[1].as<int>(), 2);
+
+    // Resolved, then the same condition again: a second row, the first one closed.
+    writer->submit_health(alert(3, AlertKind::device_stale, false, t + 60s));
+    writer->submit_health(alert(std::nullopt, AlertKind::source_outage, false, t + 60s));
+    writer->submit_health(alert(3, AlertKind::device_stale, true, t + 120s));
+    ASSERT_TRUE(wait_until([&] { return writer->stats().health_stored == 8; })) << *log_;
+    const auto rows = db_->query("SELECT coalesce(device_id, 0), kind, extract(epoch FROM resolved_at - opened_at)::int "
+                                 "FROM alerts ORDER BY id");
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0][2].as<int>(), 60);
+    EXPECT_EQ(rows[1][1].as<std::string>(), "source_outage");
+    EXPECT_EQ(rows[1][0].as<int>(), 0);
+    EXPECT_EQ(rows[1][2].as<int>(), 60);
+    EXPECT_TRUE(rows[2][2].is_null()) << "open again";
+
+    // A full queue of entries does not refuse a health change.
+    auto o = options("postgresql://127.0.0.1:1/flowgate");
+    o.queue_capacity = 2;
+    o.shutdown_timeout = 100ms;
+    auto down = make_writer(o);
+    EXPECT_TRUE(down->submit(level_entry(1, 1)));
+    EXPECT_TRUE(down->submit(level_entry(1, 2)));
+    EXPECT_FALSE(down->submit(level_entry(1, 3)));
+    EXPECT_TRUE(down->submit_health(alert(1, AlertKind::device_offline, true, t)));
+}
+
 TEST_F(PgWriterTest, ARowTheDatabaseRefusesDoesNotBlockTheOthers) {
     auto o = options(db_->url());
     o.batch_size = 6;
