@@ -21,6 +21,7 @@
 #include "flowgate/realtime/topic.hpp"
 #include "flowgate/realtime/ws_server.hpp"
 #include "flowgate/registry/device_registry.hpp"
+#include "flowgate/registry/registry_watcher.hpp"
 #include "flowgate/sources/thingspeak_source.hpp"
 #include "flowgate/storage/pg_writer.hpp"
 #include "flowgate/thingspeak/http_client.hpp"
@@ -94,8 +95,6 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     storage::PgWriter writer{writer_options, log.with_component("pg-writer"), {}};
     SystemClock clock;
     Ingest ingest{writer, publisher, clock, log.with_component("health")};
-    for (const auto& device : devices) ingest.track(device);
-    ingest.restore(open_alerts);
 
     thingspeak::HttpClientOptions client_options;
     client_options.base_url = config.thingspeak.base_url;
@@ -110,11 +109,6 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
                                                                   : topology.community_of(id).has_value();
                           },
                           log.with_component("ws"), realtime::WsServerOptions::from(config.http)};
-    ws.set_health_body([&] {
-        return std::string{R"({"status":"ok","devices":)"} + std::to_string(devices.size()) +
-               R"(,"redis":)" + (publisher.connected() ? "true" : "false") + R"(,"database":)" +
-               (writer.stats().connected ? "true" : "false") + "}";
-    });
     std::uint16_t port = 0;
     try {
         port = ws.listen(config.http.listen.host, config.http.listen.port);
@@ -129,6 +123,29 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     bus::RedisBudget budget{ioc, budget_options, log.with_component("budget")};
     sources::ThingSpeakSource source{ioc, client, budget, ingest, log.with_component("poller"), devices,
                                      sources::ThingSpeakSourceOptions::from(config.thingspeak, client.host())};
+    for (const auto& device : source.devices()) ingest.track(device);
+    ingest.restore(open_alerts);
+    ws.set_health_body([&] {
+        return std::string{R"({"status":"ok","devices":)"} + std::to_string(source.stats().devices) +
+               R"(,"redis":)" + (publisher.connected() ? "true" : "false") + R"(,"database":)" +
+               (writer.stats().connected ? "true" : "false") + "}";
+    });
+    // Registry changes in PostgreSQL reach the poller, the health tracking and the stream
+    // routes on the loop, within a second or so, on every instance.
+    const auto registry_log = log.with_component("registry");
+    registry::RegistryWatcher watcher{config.database.url, registry_log, [&](registry::RegistryUpdate update) {
+        asio::post(ioc, [&, update = std::move(update)] {
+            topology = update.topology;
+            const auto applied = source.apply(update);
+            for (const auto& device : applied.tracked) ingest.track(device);
+            for (const auto id : applied.removed) ingest.untrack(id);
+            if (!applied.tracked.empty() || !applied.removed.empty()) {
+                registry_log.info("registry reloaded", {{"devices_changed", applied.tracked.size()},
+                                                        {"devices_removed", applied.removed.size()},
+                                                        {"devices", source.stats().devices}});
+            }
+        });
+    }};
     publisher.start();
     budget.start();
     subscriber.start();
@@ -138,7 +155,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     if (!port_file.empty()) write_port_file(port_file, port);
     log.info("flowgate running", {{"listen", config.http.listen.host},
                                    {"port", port},
-                                   {"devices", devices.size()},
+                                   {"devices", source.stats().devices},
                                    {"communities", topology.communities.size()},
                                    {"thingspeak", config.thingspeak.base_url}});
 
@@ -217,6 +234,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         log.info("stopping", {{"signal", signal}});
+        watcher.stop();
         progress.cancel();
         health_timer.cancel();
         source.stop();

@@ -23,6 +23,11 @@ void Ingest::track(const ThingSpeakDevice& device) {
     community_of_[device.device_id] = device.community_id;
 }
 
+void Ingest::untrack(DeviceId device) {
+    apply(health_.remove(device));
+    community_of_.erase(device);
+}
+
 void Ingest::restore(const std::vector<registry::OpenAlert>& alerts) {
     for (const auto& a : alerts) health_.restore_open(a.device_id, a.kind);
 }

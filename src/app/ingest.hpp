@@ -37,8 +37,10 @@ public:
 
     Ingest(storage::PgWriter& writer, bus::RedisPublisher& publisher, const Clock& clock, obs::Logger log);
 
-    /// Tracks the health of `device`.
+    /// Tracks the health of `device` (again: with its new times and community).
     void track(const ThingSpeakDevice& device);
+    /// Stops tracking a device no longer polled; its open alerts are resolved.
+    void untrack(DeviceId device);
     /// Alerts open in the database at start-up: resolved when their condition is gone.
     void restore(const std::vector<registry::OpenAlert>& alerts);
     /// Time passed (call it every second or so): devices with nothing new go Stale, then

@@ -1,5 +1,6 @@
 #include "flowgate/normalize/normalizer.hpp"
 
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -149,6 +150,20 @@ NormalizeResult Normalizer::normalize(const ThingSpeakDevice& device, const Feed
         if (!out.readings.empty()) result.entries.push_back(std::move(out));
     }
     return result;
+}
+
+std::string mapping_problem(const ThingSpeakDevice& device) {
+    for (const auto& f : device.fields) {
+        const auto field = "field" + std::to_string(f.field) + " ('" + f.canonical_name + "')";
+        if (!std::isfinite(f.scale_factor) || f.scale_factor == 0) {
+            return field + ": scale_factor must be a finite number other than 0";
+        }
+        if (!std::isfinite(f.offset)) return field + ": offset must be a finite number";
+        for (const auto bound : {f.min_valid, f.max_valid}) {
+            if (bound && std::isnan(*bound)) return field + ": min_valid and max_valid must be numbers";
+        }
+    }
+    return "";
 }
 
 } // namespace flowgate::normalize

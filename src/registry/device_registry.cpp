@@ -17,7 +17,7 @@ using Snapshot = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
 constexpr std::chrono::seconds connect_timeout{10};
 
-constexpr const char* devices_sql =
+const std::string devices_sql =
     "SELECT n.id, n.community_id, n.name, n.category, n.polling_interval_s, n.priority,"
     "       m.channel_id, m.read_api_key,"
     "       s.cursor_entry_id, extract(epoch FROM s.cursor_created_at)::bigint, coalesce(s.channel_epoch, 0),"
@@ -25,16 +25,14 @@ constexpr const char* devices_sql =
     "  FROM nodes n"
     "  JOIN device_thingspeak_mapping m ON m.device_id = n.id"
     "  LEFT JOIN node_operational_state s ON s.device_id = n.id"
-    " WHERE n.enabled AND n.telemetry_source = 'thingspeak'"
-    " ORDER BY n.id";
+    " WHERE n.enabled AND n.telemetry_source = 'thingspeak'";
 
-constexpr const char* fields_sql =
+const std::string fields_sql =
     "SELECT f.device_id, f.thingspeak_field, f.canonical_name, f.data_type, f.scale_factor, f.\"offset\","
     "       f.unit, f.min_valid, f.max_valid, f.expected_label"
     "  FROM thingspeak_field_mappings f"
     "  JOIN nodes n ON n.id = f.device_id"
-    " WHERE n.enabled AND n.telemetry_source = 'thingspeak'"
-    " ORDER BY f.device_id, f.thingspeak_field";
+    " WHERE n.enabled AND n.telemetry_source = 'thingspeak'";
 
 template <typename T>
 std::optional<T> optional_field(const pqxx::field& field) {
@@ -58,12 +56,20 @@ auto with_connection(const std::string& url, const char* what, Load load) {
 
 } // namespace
 
-std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url) {
-    return with_connection(url, "ThingSpeak devices", [](pqxx::connection& connection) {
+std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url, const std::set<DeviceId>* only) {
+    // Ids are numbers: written into the statement, they need no quoting.
+    std::string among;
+    if (only != nullptr) {
+        if (only->empty()) return {};
+        among = " AND n.id IN (";
+        for (const auto id : *only) among += std::to_string(id) + ",";
+        among.back() = ')';
+    }
+    return with_connection(url, "ThingSpeak devices", [&among](pqxx::connection& connection) {
         Snapshot txn{connection, "registry"};
         std::vector<ThingSpeakDevice> devices;
         std::map<DeviceId, std::size_t> index;
-        for (const auto& row : txn.exec(devices_sql)) {
+        for (const auto& row : txn.exec(devices_sql + among + " ORDER BY n.id")) {
             ThingSpeakDevice device;
             device.device_id = row[0].as<DeviceId>();
             device.community_id = row[1].as<CommunityId>();
@@ -83,7 +89,7 @@ std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url) {
             index.emplace(device.device_id, devices.size());
             devices.push_back(std::move(device));
         }
-        for (const auto& row : txn.exec(fields_sql)) {
+        for (const auto& row : txn.exec(fields_sql + among + " ORDER BY f.device_id, f.thingspeak_field")) {
             const auto device = index.find(row[0].as<DeviceId>());
             // A node with field mappings but no channel mapping is not polled: nothing to attach to.
             if (device == index.end()) continue;

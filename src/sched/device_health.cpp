@@ -20,7 +20,19 @@ HealthOptions HealthOptions::for_interval(seconds interval, std::optional<second
 }
 
 void DeviceHealth::add(DeviceId device, HealthOptions options) {
-    devices_[device] = Device{.options = options, .fresh_at = clock_.steady_now()};
+    const auto [it, added] = devices_.try_emplace(device, Device{.options = options, .fresh_at = clock_.steady_now()});
+    it->second.options = options;
+}
+
+DeviceHealth::Changes DeviceHealth::remove(DeviceId device) {
+    Changes out;
+    const auto it = devices_.find(device);
+    if (it == devices_.end()) return out;
+    for (unsigned kind = 0; kind <= static_cast<unsigned>(AlertKind::source_outage); ++kind) {
+        set_alert(device, it->second.open_alerts, static_cast<AlertKind>(kind), false, "the device is no longer polled", out);
+    }
+    devices_.erase(it);
+    return out;
 }
 
 void DeviceHealth::restore_open(std::optional<DeviceId> device, AlertKind kind) {

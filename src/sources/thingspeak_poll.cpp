@@ -23,6 +23,12 @@ std::string query_time(Seconds utc) {
 
 ThingSpeakPoll::ThingSpeakPoll(ThingSpeakDevice device) : device_{std::move(device)} {}
 
+void ThingSpeakPoll::reconfigure(ThingSpeakDevice device) {
+    device.cursor = device_.cursor;
+    device_ = std::move(device);
+    reported_schema_problems_.clear();
+}
+
 std::string ThingSpeakPoll::target() const {
     const auto key = device_.read_api_key && !device_.read_api_key->empty() ? *device_.read_api_key : std::string{};
     if (probe_) {

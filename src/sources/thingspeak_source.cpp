@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <map>
 #include <random>
+#include <set>
 
 #include "flowgate/bus/redis_budget.hpp"
 #include "flowgate/config/config.hpp"
+#include "flowgate/normalize/normalizer.hpp"
+#include "flowgate/registry/registry_watcher.hpp"
 #include "flowgate/resilience/jittered_backoff.hpp"
 #include "flowgate/sched/poll_scheduler.hpp"
 #include "flowgate/sources/thingspeak_poll.hpp"
@@ -77,6 +80,9 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         bool timed_out = false; ///< its last poll ran into the request timeout
         bool holds_timed_out_slot = false; ///< it holds a slot, counted among the timed-out ones
         std::string last_failure; ///< the failure already logged at warn while failing
+        /// No longer polled (deleted, disabled, or replaced by a Device of another channel or
+        /// key): dropped when it leaves the scheduler, its poll in flight completes into nothing.
+        bool removed = false;
     };
 
     thingspeak::HttpClient& client;
@@ -86,6 +92,8 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     ThingSpeakSourceOptions options;
     std::map<std::string, Budget> budgets; ///< by key, or by host for public channels
     std::vector<std::unique_ptr<Device>> devices;
+    /// The Device that polls each node now, by node id.
+    std::map<DeviceId, std::size_t> live;
     sched::PollScheduler scheduler;
     resilience::CircuitBreaker breaker;
     asio::steady_timer timer;
@@ -107,6 +115,29 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
          ThingSpeakSourceOptions o)
         : client{c}, shared_budget{b}, sink{s}, log{std::move(l)}, options{std::move(o)}, scheduler{options.priority_step},
           breaker{options.breaker}, timer{io} {}
+
+    /// Whether `device`'s mappings can be used; when not, a warning and an error row say why
+    /// and what happens instead.
+    bool valid(const ThingSpeakDevice& device, bool has_previous, Seconds now) {
+        const auto problem = normalize::mapping_problem(device);
+        if (problem.empty()) return true;
+        const std::string then = has_previous ? "its previous configuration keeps running" : "it is not polled";
+        log.warn("device mappings refused", {{"device_id", device.device_id},
+                                             {"channel_id", device.channel_id},
+                                             {"error", problem},
+                                             {"then", then}});
+        sink.submit_error(device_error(device, ErrorStage::schema, "mapping refused: " + problem + "; " + then, now));
+        return false;
+    }
+
+    /// Polls `device` from now on, first at `due`.
+    void add(ThingSpeakDevice device, SteadyClock::time_point due) {
+        const auto id = device.device_id;
+        auto& budget = budget_for(device.read_api_key);
+        devices.push_back(std::make_unique<Device>(std::move(device), budget, options.backoff_max));
+        live[id] = devices.size() - 1;
+        if (due != SteadyClock::time_point{}) scheduler.add(devices.size() - 1, devices.back()->priority, due);
+    }
 
     Budget& budget_for(const std::optional<std::string>& key) {
         const auto name = key.value_or(std::string{});
@@ -137,6 +168,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             auto entry = scheduler.pop_ready(now);
             if (!entry) break;
             auto& d = *devices[entry->device];
+            if (d.removed) continue;
             // Devices whose last poll timed out may hold half the slots: a few hung channels
             // must not keep the healthy ones waiting.
             if (d.timed_out && timed_out_slots >= std::max<std::size_t>(1, options.max_concurrent_polls / 2)) {
@@ -202,6 +234,11 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         auto& d = *devices[entry.device];
         if (stopped) return;
         const auto now = SteadyClock::now();
+        if (d.removed) {
+            release_slot(d);
+            pump();
+            return;
+        }
         if (decision.granted && breaker.would_allow(now)) {
             send(entry.device, now);
             pump();
@@ -238,7 +275,7 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
             self->release_slot(*self->devices[index]);
             self->devices[index]->timed_out = result.error == thingspeak::FetchErrorKind::timeout;
             if (self->stopped) return;
-            self->on_result(index, std::move(result));
+            if (!self->devices[index]->removed) self->on_result(index, std::move(result));
             self->pump();
         });
     }
@@ -419,10 +456,70 @@ ThingSpeakSource::ThingSpeakSource(asio::io_context& ioc, thingspeak::HttpClient
                                    TelemetrySink& sink, obs::Logger log, std::vector<ThingSpeakDevice> devices,
                                    ThingSpeakSourceOptions options)
     : impl_{std::make_shared<Impl>(ioc, client, shared_budget, sink, std::move(log), std::move(options))} {
+    const auto wall = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     for (auto& device : devices) {
-        auto& budget = impl_->budget_for(device.read_api_key);
-        impl_->devices.push_back(std::make_unique<Impl::Device>(std::move(device), budget, impl_->options.backoff_max));
+        if (impl_->valid(device, false, wall)) impl_->add(std::move(device), {}); // scheduled by start()
     }
+}
+
+std::vector<ThingSpeakDevice> ThingSpeakSource::devices() const {
+    std::vector<ThingSpeakDevice> out;
+    for (const auto& [id, index] : impl_->live) out.push_back(impl_->devices[index]->poll.device());
+    return out;
+}
+
+ThingSpeakSource::Applied ThingSpeakSource::apply(const registry::RegistryUpdate& update) {
+    auto& m = *impl_;
+    Applied applied;
+    std::map<DeviceId, const ThingSpeakDevice*> rows;
+    for (const auto& d : update.devices) rows[d.device_id] = &d;
+    std::set<DeviceId> ids = update.changed;
+    if (update.all) {
+        for (const auto& [id, index] : m.live) ids.insert(id);
+        for (const auto& [id, row] : rows) ids.insert(id);
+    }
+    const auto now = SteadyClock::now();
+    const auto wall = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    for (const auto id : ids) {
+        const auto row = rows.find(id);
+        const auto current = m.live.find(id);
+        Impl::Device* d = current == m.live.end() ? nullptr : m.devices[current->second].get();
+        if (row == rows.end()) {
+            if (!d) continue;
+            d->removed = true;
+            m.live.erase(current);
+            applied.removed.push_back(id);
+            m.log.info("device no longer polled: deleted, disabled or without a channel", {{"device_id", id}});
+            continue;
+        }
+        auto next = *row->second;
+        if (!m.valid(next, d != nullptr, wall)) continue;
+        if (!d) {
+            m.log.info("device added", {{"device_id", id}, {"channel_id", next.channel_id}});
+            applied.tracked.push_back(next);
+            m.add(std::move(next), now);
+            continue;
+        }
+        const auto& was = d->poll.device();
+        next.cursor = was.cursor;
+        if (next == was) continue;
+        applied.tracked.push_back(next);
+        if (next.channel_id == was.channel_id && next.read_api_key == was.read_api_key) {
+            m.log.info("device reconfigured", {{"device_id", id}, {"channel_id", next.channel_id}});
+            d->priority = sched::poll_priority(next.category, next.priority, false);
+            d->backoff = resilience::JitteredBackoff{std::chrono::duration_cast<milliseconds>(next.polling_interval),
+                                                     m.options.backoff_max};
+            d->poll.reconfigure(std::move(next));
+            continue;
+        }
+        // Another channel starts from scratch; another key (and its budget) keeps the cursor.
+        m.log.info("device moved to another channel or key", {{"device_id", id}, {"channel_id", next.channel_id}});
+        if (next.channel_id != was.channel_id) next.cursor = {};
+        d->removed = true;
+        m.add(std::move(next), now);
+    }
+    m.pump();
+    return applied;
 }
 
 ThingSpeakSource::~ThingSpeakSource() { stop(); }
@@ -470,8 +567,10 @@ void ThingSpeakSource::stop() {
 ThingSpeakSource::Stats ThingSpeakSource::stats() const {
     auto s = impl_->stats;
     s.polls_due = impl_->scheduler.ready();
-    s.backing_off = static_cast<std::size_t>(std::count_if(impl_->devices.begin(), impl_->devices.end(),
-                                                           [](const auto& d) { return d->backoff.failures() > 0; }));
+    s.backing_off = static_cast<std::size_t>(std::count_if(impl_->devices.begin(), impl_->devices.end(), [](const auto& d) {
+        return !d->removed && d->backoff.failures() > 0;
+    }));
+    s.devices = impl_->live.size();
     s.breaker = impl_->breaker.state();
     s.budget_shared = impl_->shared_budget.shared();
     return s;

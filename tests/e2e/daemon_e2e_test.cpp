@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <set>
@@ -480,8 +481,9 @@ TEST_F(Flowgate, ADeviceThatStopsPostingGoesStaleThenOfflineAndDashboardsSeeIt) 
 }
 
 // A channel's field renamed: one schema_mismatch alert while its label differs from the
-// mapping's expected_label, resolved once it matches again.
-TEST_F(Flowgate, ARenamedFieldIsOneSchemaAlertUntilItsLabelMatchesAgain) {
+// mapping's expected_label, and the field is not stored; once the operator updates the
+// mapping in the database (no restart) the alert resolves and the field is stored again.
+TEST_F(Flowgate, ARenamedFieldIsOneSchemaAlertUntilTheMappingIsUpdatedLive) {
     start_daemon();
     ASSERT_TRUE(eventually([&] { return query("SELECT 1 FROM telemetry_readings WHERE device_id = 1 LIMIT 1").size() == 1; }, 15s));
     sim_control("/_sim/channels/2100101/fields/3", R"x({"label":"Turbidity (NTU)"})x");
@@ -495,9 +497,96 @@ TEST_F(Flowgate, ARenamedFieldIsOneSchemaAlertUntilItsLabelMatchesAgain) {
     EXPECT_EQ(alerts_of_kind("schema_mismatch"), std::set<int>{1}) << "one alert for as long as it lasts";
     EXPECT_EQ(query("SELECT count(*) FROM alerts")[0][0].as<int>(), 1);
 
-    sim_control("/_sim/channels/2100101/fields/3", R"x({"label":"TDS (ppm)"})x");
+    const auto newest_with_tds = [&] {
+        return query("SELECT coalesce(max(entry_id), 0) FROM telemetry_readings WHERE device_id = 1 AND metric = 'tds'")[0][0]
+            .as<long>();
+    };
+    const auto newest = [&] {
+        return query("SELECT max(entry_id) FROM telemetry_readings WHERE device_id = 1")[0][0].as<long>();
+    };
+    const auto tds_until = newest_with_tds();
+    EXPECT_GT(newest(), tds_until + 2) << "entries stored meanwhile, without the renamed field";
+
+    sql("UPDATE thingspeak_field_mappings SET expected_label = 'Turbidity (NTU)' WHERE device_id = 1 AND thingspeak_field = 3");
+    const auto updated = std::chrono::steady_clock::now();
     ASSERT_TRUE(eventually([&] { return open_schema_alerts().size() == 0; }, 15s)) << daemon_->output();
+    const auto took = std::chrono::steady_clock::now() - updated;
+    ASSERT_TRUE(eventually([&] { return newest_with_tds() > tds_until; }, 10s)) << "the field is stored again";
+    EXPECT_LT(took, 5s);
     EXPECT_EQ(query("SELECT count(*) FROM alerts")[0][0].as<int>(), 1) << "resolved, not opened again";
+    std::cout << "schema alert resolved " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+              << " ms after the mapping was updated\n";
+}
+
+// Operators edit the registry while the daemon runs: a node added, one disabled, a
+// calibration changed, and a change that would break a mapping (refused; the previous one
+// keeps running) — each within 5 s, without a restart.
+TEST_F(Flowgate, RegistryChangesTakeEffectWithoutARestart) {
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return query("SELECT count(DISTINCT device_id) FROM telemetry_readings")[0][0].as<int>() == 8; },
+                           20s));
+    const auto within = [&](const std::string& what, const std::function<bool()>& done) {
+        const auto started = std::chrono::steady_clock::now();
+        const bool ok = eventually(done, 10s);
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        EXPECT_TRUE(ok) << what;
+        EXPECT_LT(took, 5s) << what;
+        std::cout << what << ": " << took.count() << " ms\n";
+    };
+
+    // A second node on OHT-1's channel.
+    sql("BEGIN; INSERT INTO nodes (id, community_id, name, category, polling_interval_s, telemetry_source) "
+        "VALUES (9, 1, 'OHT-1 mirror', 'OHT', 2, 'thingspeak'); "
+        "INSERT INTO device_thingspeak_mapping (device_id, channel_id) VALUES (9, 2100101); "
+        "INSERT INTO thingspeak_field_mappings (device_id, thingspeak_field, canonical_name, scale_factor, expected_label) "
+        "VALUES (9, 1, 'water_level_cm', 1, 'Water Level (cm)'); COMMIT");
+    within("node added", [&] { return query("SELECT 1 FROM telemetry_readings WHERE device_id = 9 LIMIT 1").size() == 1; });
+
+    const auto key_of = [&](int node) {
+        return query("SELECT coalesce(read_api_key, '') FROM device_thingspeak_mapping WHERE device_id = " +
+                     std::to_string(node))[0][0].as<std::string>();
+    };
+    // Sump-2 recalibrated: its level halved from now on.
+    sql("UPDATE thingspeak_field_mappings SET scale_factor = 0.5 WHERE device_id = 4 AND thingspeak_field = 1");
+    const auto recalibrated_after = query("SELECT max(entry_id) FROM telemetry_readings WHERE device_id = 4")[0][0].as<long>();
+    within("calibration changed", [&] {
+        const auto r = query("SELECT entry_id, value FROM telemetry_readings WHERE device_id = 4 AND metric = 'water_level' "
+                             "AND entry_id > " + std::to_string(recalibrated_after) + " ORDER BY entry_id DESC LIMIT 1");
+        if (r.empty()) return false;
+        const auto raw = std::stod(sim_entry(2100104, r[0][0].as<long>(), key_of(4))["field1"].get<std::string>());
+        return std::abs(r[0][1].as<double>() - 0.5 * raw) < 1e-9;
+    });
+
+    // OHT-2 given a scale that is not a number: refused, the old one (1) keeps running.
+    sql("UPDATE thingspeak_field_mappings SET scale_factor = 'NaN' WHERE device_id = 2 AND thingspeak_field = 1");
+    within("invalid change refused", [&] {
+        return query("SELECT 1 FROM telemetry_errors WHERE device_id = 2 AND stage = 'schema' "
+                     "AND message LIKE 'mapping refused: field1%previous configuration keeps running'").size() == 1;
+    });
+    const auto refused_after = query("SELECT max(entry_id) FROM telemetry_readings WHERE device_id = 2")[0][0].as<long>();
+    ASSERT_TRUE(eventually([&] {
+        return query("SELECT 1 FROM telemetry_readings WHERE device_id = 2 AND entry_id > " + std::to_string(refused_after)).size() > 0;
+    }, 10s)) << "still polled";
+    const auto r = query("SELECT entry_id, value FROM telemetry_readings WHERE device_id = 2 AND metric = 'water_level' "
+                         "ORDER BY entry_id DESC LIMIT 1")[0];
+    EXPECT_DOUBLE_EQ(r[1].as<double>(), std::stod(sim_entry(2100102, r[0].as<long>(), key_of(2))["field1"].get<std::string>()))
+        << "with the previous scale";
+
+    // Sump-1 disabled: no more requests for its channel.
+    sql("UPDATE nodes SET enabled = false WHERE id = 3");
+    std::this_thread::sleep_for(3s);
+    sim_requests();
+    std::this_thread::sleep_for(6s);
+    const auto channels = sim_requests()["channels"];
+    EXPECT_FALSE(channels.contains("2100103")) << channels.dump();
+    EXPECT_TRUE(channels.contains("2100101")) << channels.dump();
+
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    const auto log = daemon_->output();
+    for (const auto* line : {"\"device added\"", "\"device reconfigured\"", "\"device mappings refused\"",
+                             "\"device no longer polled: deleted, disabled or without a channel\""}) {
+        EXPECT_NE(log.find(line), std::string::npos) << line;
+    }
 }
 
 // Six of the eight channels hang (the request is read, never answered; the timeout is 3 s):

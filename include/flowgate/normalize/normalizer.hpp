@@ -36,4 +36,8 @@ public:
     NormalizeResult normalize(const ThingSpeakDevice& device, const Feed& feed, Seconds now) const;
 };
 
+/// Why `device`'s field mappings cannot be used (a scale that is zero or not finite, an offset
+/// that is not finite, a valid bound that is NaN), or empty when they can.
+std::string mapping_problem(const ThingSpeakDevice& device);
+
 } // namespace flowgate::normalize

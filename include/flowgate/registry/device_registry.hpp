@@ -1,5 +1,6 @@
 #pragma once
 
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,8 +21,9 @@ public:
 /// Every enabled node whose telemetry_source is 'thingspeak' and that has a
 /// device_thingspeak_mapping, ordered by id, with its field mappings (ordered by field) and
 /// its cursor from node_operational_state (empty cursor, epoch 0, when it has none yet).
-/// Opens one connection to `url` (a libpq URL) for the call; throws RegistryError.
-std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url);
+/// Opens one connection to `url` (a libpq URL) for the call; throws RegistryError. With
+/// `only`, just those of the nodes it names.
+std::vector<ThingSpeakDevice> load_thingspeak_devices(const std::string& url, const std::set<DeviceId>* only = nullptr);
 
 /// Every community and every node with its community; throws RegistryError.
 Topology load_topology(const std::string& url);

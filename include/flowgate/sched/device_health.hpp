@@ -50,8 +50,11 @@ public:
 
     explicit DeviceHealth(const Clock& clock) : clock_{clock} {}
 
-    /// Starts tracking a device, Unknown, as if it had been fresh now.
+    /// Starts tracking a device, Unknown, as if it had been fresh now; for a device tracked
+    /// already, only its options change.
     void add(DeviceId device, HealthOptions options);
+    /// Stops tracking a device (no longer polled): its open alerts are resolved.
+    Changes remove(DeviceId device);
     /// An alert open in the database at start-up: not opened again, resolved when its
     /// condition is gone. Unknown devices are ignored.
     void restore_open(std::optional<DeviceId> device, AlertKind kind);

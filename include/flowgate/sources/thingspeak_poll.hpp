@@ -79,6 +79,9 @@ public:
 
     const ThingSpeakDevice& device() const { return device_; }
     const DeviceCursor& cursor() const { return device_.cursor; }
+    /// New mappings, interval or name of the same channel read with the same key: where the
+    /// poll stands (cursor, backfill) stays; schema problems are news again.
+    void reconfigure(ThingSpeakDevice device);
 
     /// Path and query of the next read, with the read key when the channel is private: the
     /// newest rows at first, then everything from the cursor's time on, or the probe, or the

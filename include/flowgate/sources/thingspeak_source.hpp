@@ -29,6 +29,10 @@ namespace flowgate::thingspeak {
 class HttpClient;
 }
 
+namespace flowgate::registry {
+struct RegistryUpdate;
+}
+
 namespace flowgate::sources {
 
 struct ThingSpeakSourceOptions {
@@ -72,10 +76,21 @@ public:
         resilience::BreakerState breaker = resilience::BreakerState::closed;
         /// The keys' budgets are shared with the other instances through Redis right now.
         bool budget_shared = false;
+        /// Devices polled.
+        std::size_t devices = 0;
+    };
+
+    /// What apply() changed.
+    struct Applied {
+        /// Devices added or whose configuration changed, as they are polled now.
+        std::vector<ThingSpeakDevice> tracked;
+        /// Devices no longer polled.
+        std::vector<DeviceId> removed;
     };
 
     /// Each key's tokens come from `shared_budget`, shared with the other instances (or from
-    /// this instance's share while Redis is out of reach).
+    /// this instance's share while Redis is out of reach). Devices whose mappings are invalid
+    /// are not polled (a warning and an error row each).
     ThingSpeakSource(boost::asio::io_context& ioc, thingspeak::HttpClient& client, bus::RedisBudget& shared_budget,
                      TelemetrySink& sink, obs::Logger log, std::vector<ThingSpeakDevice> devices,
                      ThingSpeakSourceOptions options);
@@ -85,6 +100,14 @@ public:
     void start();
     /// Stops the timer. Requests in flight complete into nothing once the client stops.
     void stop();
+
+    /// Takes a change of the registry: new devices are polled at once, deleted or disabled
+    /// ones no more, changed ones keep their cursor (a device moved to another channel starts
+    /// from scratch). A device whose new mappings are invalid keeps the previous ones (a new
+    /// device is not polled): a telemetry_errors row and a warning say why.
+    Applied apply(const registry::RegistryUpdate& update);
+    /// The devices polled, as they are configured now.
+    std::vector<ThingSpeakDevice> devices() const;
 
     Stats stats() const;
 

@@ -4,8 +4,11 @@
 
 #include <toml++/toml.h>
 
+#include <mutex>
+
 #include "flowgate/core/duration.hpp"
 #include "flowgate/registry/device_registry.hpp"
+#include "flowgate/registry/registry_watcher.hpp"
 #include "storage_test_support.hpp"
 
 using flowgate::DataType;
@@ -143,4 +146,91 @@ TEST(DeviceRegistryErrors, NameTheProblemWithoutThePassword) {
         EXPECT_EQ(message.find("hunter2secret"), std::string::npos) << message;
     }
     EXPECT_THROW(load_topology("postgresql://flowgate:hunter2secret@127.0.0.1:1/flowgate"), RegistryError);
+}
+
+// The registry watcher: what an operator changes in PostgreSQL arrives, as it is now, naming
+// the nodes it is about.
+class RegistryWatcherTest : public DeviceRegistryTest {
+protected:
+    using Update = flowgate::registry::RegistryUpdate;
+
+    void start() {
+        watcher_ = std::make_unique<flowgate::registry::RegistryWatcher>(
+            db_->url(), flowgate::test::capture_logger(log_, "registry"),
+            [this](Update u) {
+                std::lock_guard lock{mutex_};
+                updates_.push_back(std::move(u));
+            },
+            std::chrono::milliseconds{50});
+        // The first thing after connecting: everything, for what changed before it listened.
+        const auto first = next();
+        ASSERT_TRUE(first.all);
+        ASSERT_EQ(first.devices.size(), 8u);
+    }
+
+    /// The next update (fails the test after 10 s).
+    Update next() {
+        Update out;
+        const bool got = flowgate::test::wait_until([&] {
+            std::lock_guard lock{mutex_};
+            if (updates_.empty()) return false;
+            out = std::move(updates_.front());
+            updates_.erase(updates_.begin());
+            return true;
+        }, std::chrono::seconds{10});
+        EXPECT_TRUE(got) << "no registry update; log: " << *log_;
+        return out;
+    }
+
+    std::shared_ptr<std::string> log_ = std::make_shared<std::string>();
+    std::mutex mutex_;
+    std::vector<Update> updates_;
+    std::unique_ptr<flowgate::registry::RegistryWatcher> watcher_;
+};
+
+TEST_F(RegistryWatcherTest, ChangesArriveAsTheyAreNowNamingTheirNodes) {
+    start();
+    db_->exec("UPDATE thingspeak_field_mappings SET scale_factor = 0.5 WHERE device_id = 2 AND thingspeak_field = 1");
+    auto u = next();
+    EXPECT_FALSE(u.all);
+    EXPECT_EQ(u.changed, std::set<flowgate::DeviceId>{2});
+    ASSERT_EQ(u.devices.size(), 1u);
+    EXPECT_EQ(u.devices[0].device_id, 2);
+    EXPECT_EQ(u.devices[0].fields.at(0).scale_factor, 0.5);
+
+    // One transaction touching three nodes' rows: one update naming the three.
+    db_->exec("BEGIN; UPDATE nodes SET polling_interval_s = 5 WHERE id IN (1, 3); "
+              "UPDATE device_thingspeak_mapping SET read_api_key = 'NEWKEY' WHERE device_id = 4; COMMIT");
+    u = next();
+    EXPECT_EQ(u.changed, (std::set<flowgate::DeviceId>{1, 3, 4}));
+    ASSERT_EQ(u.devices.size(), 3u);
+    EXPECT_EQ(u.devices[0].polling_interval, std::chrono::seconds{5});
+    EXPECT_EQ(u.devices[2].read_api_key, "NEWKEY");
+
+    // Disabled: named, and no longer among the devices to poll.
+    db_->exec("UPDATE nodes SET enabled = false WHERE id = 6");
+    u = next();
+    EXPECT_EQ(u.changed, std::set<flowgate::DeviceId>{6});
+    EXPECT_TRUE(u.devices.empty());
+    EXPECT_EQ(u.topology.community_of(6), 1) << "still a node of its community";
+
+    // A new community: the stream routes need it.
+    db_->exec("INSERT INTO communities (id, name) VALUES (2, 'Basavanagudi')");
+    u = next();
+    EXPECT_TRUE(u.all);
+    EXPECT_TRUE(u.topology.has_community(2));
+    EXPECT_EQ(u.devices.size(), 7u);
+    EXPECT_EQ(log_->find("NEWKEY"), std::string::npos) << "keys stay out of the log";
+}
+
+TEST_F(RegistryWatcherTest, AfterLosingItsConnectionItReloadsEverything) {
+    start();
+    db_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+              "AND pid <> pg_backend_pid()");
+    const auto u = next();
+    EXPECT_TRUE(u.all) << "notifications sent while it was away are lost";
+    EXPECT_EQ(u.devices.size(), 8u);
+    EXPECT_EQ(flowgate::test::occurrences(*log_, "registry watcher cannot reach PostgreSQL"), 1u) << *log_;
+    watcher_->stop();
+    EXPECT_NE(log_->find("reconnected"), std::string::npos) << *log_;
 }

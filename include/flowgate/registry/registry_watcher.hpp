@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "flowgate/obs/logger.hpp"
+#include "flowgate/registry/device.hpp"
+#include "flowgate/registry/topology.hpp"
+
+namespace flowgate::registry {
+
+/// What changed in the registry, as it is now.
+struct RegistryUpdate {
+    /// Every node may have changed: the watcher (re)connected and may have missed some.
+    bool all = false;
+    /// The nodes named by the notifications, when not `all`.
+    std::set<DeviceId> changed;
+    /// Of those (or of all), the ones that are ThingSpeak devices to poll now; a changed node
+    /// not among them was deleted, disabled or lost its channel mapping.
+    std::vector<ThingSpeakDevice> devices;
+    Topology topology;
+};
+
+/// Keeps the daemon's copy of the registry current: LISTENs on `flowgate_registry` (the
+/// triggers of migration 0003 notify it with the node id of every change to nodes, channel
+/// and field mappings, and communities), waits `settle` for the rest of a burst of changes,
+/// loads the nodes named, and hands them to `on_update` — on its own thread, with its own
+/// connection. After every (re)connection it reloads everything once, since notifications
+/// sent meanwhile are lost. PostgreSQL down is one warning, then retries.
+class RegistryWatcher {
+public:
+    using Handler = std::function<void(RegistryUpdate)>;
+
+    RegistryWatcher(std::string url, obs::Logger log, Handler on_update,
+                    std::chrono::milliseconds settle = std::chrono::milliseconds{200});
+    /// stop().
+    ~RegistryWatcher();
+    RegistryWatcher(const RegistryWatcher&) = delete;
+    RegistryWatcher& operator=(const RegistryWatcher&) = delete;
+
+    /// Ends the thread (within about 100 ms); no call of the handler starts after it returns.
+    void stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace flowgate::registry
