@@ -55,10 +55,12 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     std::vector<ThingSpeakDevice> devices;
     registry::Topology topology;
     std::vector<registry::OpenAlert> open_alerts;
+    std::vector<sched::AlertRule> rules;
     try {
         devices = registry::load_thingspeak_devices(config.database.url);
         topology = registry::load_topology(config.database.url);
         open_alerts = registry::load_open_alerts(config.database.url);
+        rules = registry::load_alert_rules(config.database.url);
     } catch (const std::exception& e) {
         log.error("cannot load devices from PostgreSQL; is it running and migrated (flowgate migrate)?",
                   {{"error", e.what()}});
@@ -124,6 +126,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     sources::ThingSpeakSource source{ioc, client, budget, ingest, log.with_component("poller"), devices,
                                      sources::ThingSpeakSourceOptions::from(config.thingspeak, client.host())};
     for (const auto& device : source.devices()) ingest.track(device);
+    ingest.set_rules(std::move(rules));
     ingest.restore(open_alerts);
     ws.set_health_body([&] {
         return std::string{R"({"status":"ok","devices":)"} + std::to_string(source.stats().devices) +
@@ -139,6 +142,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
             const auto applied = source.apply(update);
             for (const auto& device : applied.tracked) ingest.track(device);
             for (const auto id : applied.removed) ingest.untrack(id);
+            ingest.set_rules(update.rules);
             if (!applied.tracked.empty() || !applied.removed.empty()) {
                 registry_log.info("registry reloaded", {{"devices_changed", applied.tracked.size()},
                                                         {"devices_removed", applied.removed.size()},

@@ -15,21 +15,40 @@ using realtime::TopicKind;
 using realtime::topic_name;
 
 Ingest::Ingest(storage::PgWriter& writer, bus::RedisPublisher& publisher, const Clock& clock, obs::Logger log)
-    : writer_{writer}, publisher_{publisher}, log_{std::move(log)}, health_{clock} {}
+    : writer_{writer}, publisher_{publisher}, log_{std::move(log)}, clock_{clock}, health_{clock} {}
 
 void Ingest::track(const ThingSpeakDevice& device) {
     health_.add(device.device_id,
                 sched::HealthOptions::for_interval(device.polling_interval, device.stale_after, device.offline_after));
     community_of_[device.device_id] = device.community_id;
+    rules_.set_category(device.device_id, device.category);
+}
+
+void Ingest::set_rules(std::vector<sched::AlertRule> rules) {
+    if (rules == rules_.rules()) return;
+    log_.info("alert rules loaded", {{"rules", rules.size()}});
+    sched::DeviceHealth::Changes changes;
+    changes.alerts = rules_.set_rules(std::move(rules), std::chrono::floor<std::chrono::seconds>(clock_.wall_now()));
+    apply(std::move(changes));
 }
 
 void Ingest::untrack(DeviceId device) {
-    apply(health_.remove(device));
+    auto changes = health_.remove(device);
+    for (auto& a : rules_.remove(device, std::chrono::floor<std::chrono::seconds>(clock_.wall_now()))) {
+        changes.alerts.push_back(std::move(a));
+    }
+    apply(std::move(changes));
     community_of_.erase(device);
 }
 
 void Ingest::restore(const std::vector<registry::OpenAlert>& alerts) {
-    for (const auto& a : alerts) health_.restore_open(a.device_id, a.kind);
+    for (const auto& a : alerts) {
+        if (const auto kind = parse_alert_kind(a.kind)) {
+            health_.restore_open(a.device_id, *kind);
+        } else if (a.device_id) {
+            rules_.restore_open(*a.device_id, a.kind); // unknown kinds are left to whoever raised them
+        }
+    }
 }
 
 void Ingest::tick() {
@@ -47,6 +66,11 @@ bool Ingest::submit(TelemetryEntry entry) {
     publisher_.publish(topic_name(TopicKind::community, entry.community_id), dedupe_id, event);
     // After the entry's own update, so a dashboard sees the reading that brought it online first.
     apply(health_.on_entry(entry.device_id, entry.created_at.utc));
+    if (clock_.wall_now() - entry.created_at.utc <= std::chrono::hours{1} && !rules_.rules().empty()) {
+        sched::DeviceHealth::Changes changes;
+        changes.alerts = rules_.on_entry(entry);
+        apply(std::move(changes));
+    }
     if (writer_.submit(std::move(entry))) return true;
     ++stats_.rejected;
     return false;
@@ -81,9 +105,9 @@ void Ingest::apply(sched::DeviceHealth::Changes changes) {
     }
     for (auto& a : changes.alerts) {
         const std::string device = a.device_id ? std::to_string(*a.device_id) : "source";
-        const obs::LogFields fields{{"alert", to_string(a.kind)},
+        const obs::LogFields fields{{"alert", kind_of(a)},
                                  {"device_id", a.device_id.value_or(0)},
-                                 {"severity", severity_of(a.kind)},
+                                 {"severity", severity_of(a)},
                                  {"message", std::string_view{a.message}}};
         if (a.open) {
             ++stats_.alerts_opened;
@@ -91,7 +115,7 @@ void Ingest::apply(sched::DeviceHealth::Changes changes) {
         } else {
             log_.info("alert resolved", fields);
         }
-        const auto dedupe_id = "alert:" + std::string{to_string(a.kind)} + ":" + device + ":" + (a.open ? "open:" : "resolved:") +
+        const auto dedupe_id = "alert:" + std::string{kind_of(a)} + ":" + device + ":" + (a.open ? "open:" : "resolved:") +
                                std::to_string(a.at.time_since_epoch().count());
         if (a.device_id) {
             publish_to(community_of_.at(*a.device_id), a.device_id, dedupe_id, alert_json(a, community_of_.at(*a.device_id)));

@@ -8,6 +8,7 @@
 
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/registry/device_registry.hpp"
+#include "flowgate/sched/alert_rules.hpp"
 #include "flowgate/sched/device_health.hpp"
 #include "flowgate/sources/telemetry_sink.hpp"
 
@@ -26,7 +27,8 @@ namespace flowgate::app {
 /// (NODE_STATUS, ALERT) and logged. A live update never waits for a commit, so dashboards
 /// stay live while PostgreSQL is down; an entry read again (the writer's queue was full, or
 /// the daemon restarted) is published under the same dedupe id, which the publisher's
-/// script turns into a no-op. Loop thread only.
+/// script turns into a no-op. Alert rules are evaluated on entries created within the last
+/// hour when they arrive (not on a first read's history or an old backfill). Loop thread only.
 class Ingest final : public sources::TelemetrySink {
 public:
     struct Stats {
@@ -41,7 +43,11 @@ public:
     void track(const ThingSpeakDevice& device);
     /// Stops tracking a device no longer polled; its open alerts are resolved.
     void untrack(DeviceId device);
-    /// Alerts open in the database at start-up: resolved when their condition is gone.
+    /// The alert rules, replacing the previous ones (open alerts of a rule changed or gone
+    /// are resolved).
+    void set_rules(std::vector<sched::AlertRule> rules);
+    /// Alerts open in the database at start-up (after set_rules()): resolved when their
+    /// condition is gone.
     void restore(const std::vector<registry::OpenAlert>& alerts);
     /// Time passed (call it every second or so): devices with nothing new go Stale, then
     /// Offline; health changes the writer could not take are offered again.
@@ -66,7 +72,9 @@ private:
     storage::PgWriter& writer_;
     bus::RedisPublisher& publisher_;
     obs::Logger log_;
+    const Clock& clock_;
     sched::DeviceHealth health_;
+    sched::AlertRules rules_;
     std::map<DeviceId, CommunityId> community_of_;
     /// Health changes the writer's queue refused, in order: offered again on tick().
     std::deque<std::variant<StatusChange, AlertChange>> unstored_;

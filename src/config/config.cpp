@@ -315,6 +315,7 @@ const std::vector<Key>& keys() {
         thingspeak("breaker_max_cool_down", &ThingSpeakConfig::breaker_max_cool_down, duration(1s, 24h)),
         thingspeak("backoff_max", &ThingSpeakConfig::backoff_max, duration(1s, 24h)),
         thingspeak("priority_step", &ThingSpeakConfig::priority_step, duration(1s, 1h)),
+        thingspeak("history", &ThingSpeakConfig::history, duration(0ms, 90 * 24h)),
         http("listen", &HttpConfig::listen, host_port()),
         http("max_ws_message_bytes", &HttpConfig::max_ws_message_bytes, integer(128, 16 * kib * kib)),
         http("ws_send_queue_bytes", &HttpConfig::ws_send_queue_bytes, integer(4 * kib, kib * kib * kib)),

@@ -88,12 +88,12 @@ std::string node_status_json(const StatusChange& change, CommunityId community) 
 }
 
 std::string alert_json(const AlertChange& change, CommunityId community) {
-    std::string out = R"({"type":"ALERT","alert":")";
-    out += to_string(change.kind);
-    out += R"(","state":")";
+    std::string out = R"({"type":"ALERT","alert":)";
+    append_json_string(out, kind_of(change));
+    out += R"(,"state":")";
     out += change.open ? "open" : "resolved";
     out += R"(","severity":")";
-    out += severity_of(change.kind);
+    out += severity_of(change);
     out += R"(","node_id":)";
     out += change.device_id ? std::to_string(*change.device_id) : "null";
     out += R"(,"community_id":)";

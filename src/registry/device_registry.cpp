@@ -136,13 +136,37 @@ std::vector<OpenAlert> load_open_alerts(const std::string& url) {
         pqxx::read_transaction txn{connection, "alerts"};
         std::vector<OpenAlert> alerts;
         for (const auto& row : txn.exec("SELECT device_id, kind FROM alerts WHERE resolved_at IS NULL")) {
-            // Kinds this version does not raise are left to whoever raised them.
-            if (const auto kind = parse_alert_kind(row[1].as<std::string>())) {
-                alerts.push_back({optional_field<DeviceId>(row[0]), *kind});
-            }
+            alerts.push_back({optional_field<DeviceId>(row[0]), row[1].as<std::string>()});
         }
         txn.commit();
         return alerts;
+    });
+}
+
+std::vector<sched::AlertRule> load_alert_rules(const std::string& url) {
+    return with_connection(url, "the alert rules", [](pqxx::connection& connection) {
+        pqxx::read_transaction txn{connection, "alert rules"};
+        std::vector<sched::AlertRule> rules;
+        for (const auto& row : txn.exec("SELECT name, node_id, coalesce(category, ''), metric, comparison, threshold, hysteresis,"
+                                        " coalesce(while_metric, ''), for_s, severity"
+                                        " FROM alert_rules WHERE enabled ORDER BY id")) {
+            sched::AlertRule r;
+            r.name = row[0].as<std::string>();
+            r.node_id = optional_field<DeviceId>(row[1]);
+            r.category = row[2].as<std::string>();
+            r.metric = row[3].as<std::string>();
+            const auto comparison = sched::parse_comparison(row[4].as<std::string>());
+            if (!comparison) throw RegistryError{"alert_rules: rule '" + r.name + "' has an unknown comparison"};
+            r.comparison = *comparison;
+            r.threshold = row[5].as<double>();
+            r.hysteresis = row[6].as<double>();
+            r.while_metric = row[7].as<std::string>();
+            r.for_time = std::chrono::seconds{row[8].as<int>()};
+            r.severity = row[9].as<std::string>();
+            rules.push_back(std::move(r));
+        }
+        txn.commit();
+        return rules;
     });
 }
 

@@ -89,6 +89,7 @@ struct RegistryWatcher::Impl {
         try {
             update.devices = load_thingspeak_devices(url, all ? nullptr : &ids);
             update.topology = load_topology(url);
+            update.rules = load_alert_rules(url);
         } catch (const RegistryError& e) {
             log.warn("cannot reload the registry; trying again", {{"error", e.what()}});
             return false;

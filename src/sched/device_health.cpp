@@ -151,7 +151,13 @@ void DeviceHealth::set_alert(std::optional<DeviceId> id, unsigned& open_alerts, 
                              std::string message, Changes& out) {
     if (((open_alerts & bit(kind)) != 0) == open) return;
     open_alerts ^= bit(kind);
-    out.alerts.push_back({.device_id = id, .kind = kind, .open = open, .message = std::move(message), .at = wall_now()});
+    AlertChange change;
+    change.device_id = id;
+    change.kind = kind;
+    change.open = open;
+    change.message = std::move(message);
+    change.at = wall_now();
+    out.alerts.push_back(std::move(change));
 }
 
 Seconds DeviceHealth::wall_now() const { return std::chrono::floor<seconds>(clock_.wall_now()); }

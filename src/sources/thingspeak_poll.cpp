@@ -21,7 +21,8 @@ std::string query_time(Seconds utc) {
 
 } // namespace
 
-ThingSpeakPoll::ThingSpeakPoll(ThingSpeakDevice device) : device_{std::move(device)} {}
+ThingSpeakPoll::ThingSpeakPoll(ThingSpeakDevice device, std::optional<Seconds> history_from)
+    : device_{std::move(device)}, history_from_{history_from} {}
 
 void ThingSpeakPoll::reconfigure(ThingSpeakDevice device) {
     device.cursor = device_.cursor;
@@ -41,11 +42,14 @@ std::string ThingSpeakPoll::target() const {
     }
     std::string t = "/channels/" + std::to_string(device_.channel_id) + "/feeds.json?results=";
     const auto& since = device_.cursor.created_at;
+    // Without a cursor: the history, when there is one to read.
+    const auto history = device_.cursor.entry_id || since ? std::nullopt : history_from_;
     if (exact_) {
         t += std::to_string(*exact_);
-    } else if (since || backfill_) {
+    } else if (since || history || backfill_) {
         t += std::to_string(max_results);
         if (since) t += "&start=" + query_time(*since - clock_skew_margin);
+        if (history) t += "&start=" + query_time(*history);
         if (backfill_) t += "&end=" + query_time(backfill_->end);
     } else {
         t += std::to_string(first_poll_results);
@@ -147,7 +151,10 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         backfill_->resume = *out.newest_entry_id;
         if (at) backfill_->resume_at = at->utc;
     };
-    if (cursor.entry_id && missing_to && *missing_to > *cursor.entry_id && oldest && full && window_from) {
+    // Without a cursor, a full read of the history has older rows of it to page back for.
+    const bool history = !cursor.entry_id && !cursor.created_at && history_from_;
+    if ((cursor.entry_id || history) && missing_to && *missing_to > cursor.entry_id.value_or(0) && oldest && full &&
+        window_from) {
         start_backfill();
         backfill_->missing_to = *missing_to;
         backfill_->end = *window_from;

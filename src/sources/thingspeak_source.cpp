@@ -55,6 +55,7 @@ ThingSpeakSourceOptions ThingSpeakSourceOptions::from(const config::ThingSpeakCo
     o.breaker.max_cool_down = ts.breaker_max_cool_down;
     o.backoff_max = ts.backoff_max;
     o.priority_step = ts.priority_step;
+    o.history = ts.history;
     return o;
 }
 
@@ -67,8 +68,8 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     };
 
     struct Device {
-        Device(ThingSpeakDevice device, Budget& b, milliseconds backoff_max)
-            : poll{std::move(device)}, budget{b},
+        Device(ThingSpeakDevice device, std::optional<Seconds> history_from, Budget& b, milliseconds backoff_max)
+            : poll{std::move(device), history_from}, budget{b},
               backoff{std::chrono::duration_cast<milliseconds>(poll.device().polling_interval), backoff_max},
               priority{sched::poll_priority(poll.device().category, poll.device().priority, false)} {}
 
@@ -134,7 +135,11 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     void add(ThingSpeakDevice device, SteadyClock::time_point due) {
         const auto id = device.device_id;
         auto& budget = budget_for(device.read_api_key);
-        devices.push_back(std::make_unique<Device>(std::move(device), budget, options.backoff_max));
+        std::optional<Seconds> history_from;
+        if (options.history > milliseconds{0}) {
+            history_from = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() - options.history);
+        }
+        devices.push_back(std::make_unique<Device>(std::move(device), history_from, budget, options.backoff_max));
         live[id] = devices.size() - 1;
         if (due != SteadyClock::time_point{}) scheduler.add(devices.size() - 1, devices.back()->priority, due);
     }

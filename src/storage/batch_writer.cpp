@@ -215,9 +215,9 @@ void BatchWriter::write_items(pqxx::transaction_base& txn, std::span<const Write
                               status->consecutive_failures);
             ++outcome.health_stored;
         } else if (const auto* alert = std::get_if<AlertChange>(&item)) {
-            const std::string kind{to_string(alert->kind)};
+            const std::string kind{kind_of(*alert)};
             if (alert->open) {
-                txn.exec_prepared("fg_open_alert", alert->device_id, kind, std::string{severity_of(alert->kind)},
+                txn.exec_prepared("fg_open_alert", alert->device_id, kind, std::string{severity_of(*alert)},
                                   format_iso8601(alert->at), alert->message);
             } else {
                 txn.exec_prepared("fg_resolve_alert", alert->device_id, kind, format_iso8601(alert->at));
@@ -264,7 +264,7 @@ void BatchWriter::record_rejection(pqxx::transaction_base& txn, const WriterItem
         record.message = "could not store the status of device " + std::to_string(status->device_id) + ": " + reason;
     } else if (const auto* alert = std::get_if<AlertChange>(&item)) {
         record.device_id = alert->device_id;
-        record.message = "could not store a " + std::string{to_string(alert->kind)} + " alert: " + reason;
+        record.message = "could not store a " + std::string{kind_of(*alert)} + " alert: " + reason;
     } else {
         const auto& error = std::get<TelemetryErrorRecord>(item);
         // Not the original message: it may be what the database refused.

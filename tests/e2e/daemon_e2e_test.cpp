@@ -81,6 +81,8 @@ protected:
         std::ofstream{dir_.path() / "flowgate.toml"} << "[log]\nlevel = \"debug\"\nformat = \"json\"\n"
                                                      << "[thingspeak]\nbase_url = \"http://127.0.0.1:" << sim_port_
                                                      << "\"\nrequest_timeout = \"3s\"\n"
+                                                     // The recent past, not the simulator's whole day.
+                                                     << "history = \"2h\"\n"
                                                      // 8 devices every 2 s; the outage test shortens the breaker.
                                                      << "budget_per_minute = 6000\nbreaker_failures = 3\n"
                                                      << "breaker_cool_down = \"2s\"\nbreaker_max_cool_down = \"4s\"\n"
@@ -587,6 +589,43 @@ TEST_F(Flowgate, RegistryChangesTakeEffectWithoutARestart) {
                              "\"device no longer polled: deleted, disabled or without a channel\""}) {
         EXPECT_NE(log.find(line), std::string::npos) << line;
     }
+}
+
+// An alert rule added to the database while the daemon runs: evaluated on the readings as
+// they arrive, its alert stored, streamed and logged, and resolved when the rule changes.
+TEST_F(Flowgate, AlertRulesInTheDatabaseAreEvaluatedOnIngest) {
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return query("SELECT 1 FROM telemetry_readings WHERE device_id = 1 LIMIT 1").size() == 1; }, 15s));
+    auto client = watch("community/1/updates", "community.out", 0, 60);
+    ASSERT_TRUE(eventually([&] { return !json_lines(client->output()).empty(); }, 10s));
+    // OHT-1's level (at most 3.5 m) is always under 100 m.
+    sql("INSERT INTO alert_rules (name, node_id, metric, comparison, threshold, hysteresis, severity) "
+        "VALUES ('oht_low_level', 1, 'water_level', '<', 100, 0.1, 'critical')");
+    const auto open_rule_alerts = [&] {
+        return query("SELECT device_id, severity, message FROM alerts WHERE kind = 'oht_low_level' AND resolved_at IS NULL");
+    };
+    ASSERT_TRUE(eventually([&] { return open_rule_alerts().size() == 1; }, 5s)) << daemon_->output();
+    const auto row = open_rule_alerts()[0];
+    EXPECT_EQ(row[0].as<int>(), 1);
+    EXPECT_EQ(row[1].as<std::string>(), "critical");
+    EXPECT_TRUE(row[2].as<std::string>().starts_with("water_level ")) << row[2].as<std::string>();
+    EXPECT_NE(row[2].as<std::string>().find(" m < 100"), std::string::npos) << row[2].as<std::string>();
+    ASSERT_TRUE(eventually([&] { return !events(*client, "ALERT").empty(); }, 5s)) << client->output();
+    const auto event = events(*client, "ALERT")[0];
+    EXPECT_EQ(event["alert"], "oht_low_level");
+    EXPECT_EQ(event["state"], "open");
+    EXPECT_EQ(event["severity"], "critical");
+    EXPECT_EQ(event["node_id"], 1);
+    std::this_thread::sleep_for(std::chrono::seconds{2 * poll_interval_s});
+    EXPECT_EQ(query("SELECT count(*) FROM alerts WHERE kind = 'oht_low_level'")[0][0].as<int>(), 1)
+        << "one alert while the condition lasts, not one per reading";
+
+    sql("UPDATE alert_rules SET threshold = -1 WHERE name = 'oht_low_level'");
+    ASSERT_TRUE(eventually([&] { return open_rule_alerts().empty(); }, 5s)) << daemon_->output();
+    std::this_thread::sleep_for(std::chrono::seconds{poll_interval_s});
+    EXPECT_EQ(query("SELECT count(*) FROM alerts WHERE kind = 'oht_low_level'")[0][0].as<int>(), 1) << "not opened again";
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    EXPECT_NE(daemon_->output().find(R"("msg":"alert opened","alert":"oht_low_level")"), std::string::npos);
 }
 
 // Six of the eight channels hang (the request is read, never answered; the timeout is 3 s):

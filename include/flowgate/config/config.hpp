@@ -107,6 +107,10 @@ struct ThingSpeakConfig {
     /// When the budget cannot poll every device that is due, each priority level below 1
     /// waits this much longer than the level above it. 1s..1h, default 30s.
     std::chrono::milliseconds priority_step{30'000};
+    /// How far back a device's first read goes (a device without a cursor yet: new, or its
+    /// channel cleared): all it holds from then on, paging back as needed. 0 reads only the
+    /// newest 100 rows. 0..90d, default 7d.
+    std::chrono::milliseconds history{7 * 24 * 3'600'000LL};
 
     friend bool operator==(const ThingSpeakConfig&, const ThingSpeakConfig&) = default;
 };

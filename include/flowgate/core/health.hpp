@@ -13,7 +13,8 @@ enum class HealthState { unknown, online, stale, offline };
 std::string_view to_string(HealthState state);
 
 /// What an alert is about (alerts.kind).
-enum class AlertKind { device_offline, device_stale, schema_mismatch, auth_failed, source_outage };
+/// `rule`: an alert rule of the database (alerts.kind is then the rule's name).
+enum class AlertKind { device_offline, device_stale, schema_mismatch, auth_failed, source_outage, rule };
 std::string_view to_string(AlertKind kind);
 std::optional<AlertKind> parse_alert_kind(std::string_view name);
 /// "critical" or "warning" (alerts.severity).
@@ -43,8 +44,15 @@ struct AlertChange {
     bool open = true;                   ///< false: resolved
     std::string message;
     Seconds at{};
+    std::string rule;                   ///< AlertKind::rule: the rule's name
+    std::string rule_severity;          ///< AlertKind::rule: its severity
 
     friend bool operator==(const AlertChange&, const AlertChange&) = default;
 };
+
+/// alerts.kind of the change: its kind, or the rule's name.
+std::string_view kind_of(const AlertChange& change);
+/// alerts.severity of the change.
+std::string_view severity_of(const AlertChange& change);
 
 } // namespace flowgate

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "flowgate/core/health.hpp"
+#include "flowgate/sched/alert_rules.hpp"
 #include "flowgate/registry/device.hpp"
 #include "flowgate/registry/topology.hpp"
 
@@ -30,10 +31,13 @@ Topology load_topology(const std::string& url);
 
 struct OpenAlert {
     std::optional<DeviceId> device_id;
-    AlertKind kind;
+    std::string kind;  ///< alerts.kind: an AlertKind, or a rule's name
 };
 
-/// The alerts not resolved yet (of the kinds flowgate raises); throws RegistryError.
+/// The alerts not resolved yet; throws RegistryError.
 std::vector<OpenAlert> load_open_alerts(const std::string& url);
+
+/// The enabled rows of alert_rules; throws RegistryError.
+std::vector<sched::AlertRule> load_alert_rules(const std::string& url);
 
 } // namespace flowgate::registry

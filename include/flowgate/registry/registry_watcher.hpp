@@ -10,6 +10,7 @@
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/registry/device.hpp"
 #include "flowgate/registry/topology.hpp"
+#include "flowgate/sched/alert_rules.hpp"
 
 namespace flowgate::registry {
 
@@ -23,11 +24,13 @@ struct RegistryUpdate {
     /// not among them was deleted, disabled or lost its channel mapping.
     std::vector<ThingSpeakDevice> devices;
     Topology topology;
+    /// Every enabled alert rule.
+    std::vector<sched::AlertRule> rules;
 };
 
 /// Keeps the daemon's copy of the registry current: LISTENs on `flowgate_registry` (the
-/// triggers of migration 0003 notify it with the node id of every change to nodes, channel
-/// and field mappings, and communities), waits `settle` for the rest of a burst of changes,
+/// triggers of migrations 0003 and 0004 notify it with the node id of every change to nodes,
+/// channel and field mappings, and with an empty payload for communities and alert rules), waits `settle` for the rest of a burst of changes,
 /// loads the nodes named, and hands them to `on_update` — on its own thread, with its own
 /// connection. After every (re)connection it reloads everything once, since notifications
 /// sent meanwhile are lost. PostgreSQL down is one warning, then retries.

@@ -63,7 +63,8 @@ struct PollOutcome {
 /// or an id the channel no longer has, is an error naming them.
 class ThingSpeakPoll {
 public:
-    /// Rows asked for by a poll without a cursor time (the first one ever): the recent past.
+    /// Rows asked for by a poll without a cursor time (the first one ever), without a
+    /// history to read: the recent past.
     static constexpr int first_poll_results = 100;
     /// Rows asked for from the cursor on: ThingSpeak's maximum, so that a poll after an outage
     /// reads everything missed since (the newest 8000 of it).
@@ -75,7 +76,10 @@ public:
     /// with a created_at before the read's window, or missing from its middle.
     static constexpr std::int64_t max_by_id = 100;
 
-    explicit ThingSpeakPoll(ThingSpeakDevice device);
+    /// With `history_from`, a read without a cursor (the first one ever, or after the
+    /// channel was cleared) asks for everything created since then, paging back like a
+    /// backfill when it is more than one read; without, for the newest first_poll_results.
+    explicit ThingSpeakPoll(ThingSpeakDevice device, std::optional<Seconds> history_from = std::nullopt);
 
     const ThingSpeakDevice& device() const { return device_; }
     const DeviceCursor& cursor() const { return device_.cursor; }
@@ -125,6 +129,7 @@ private:
     void close_backfill(PollOutcome& out);
 
     ThingSpeakDevice device_;
+    std::optional<Seconds> history_from_;
     bool probe_ = false;
     /// The probe found this many new entries: the next read asks for the newest that many.
     std::optional<std::int64_t> exact_;

@@ -47,6 +47,8 @@ struct ThingSpeakSourceOptions {
     resilience::CircuitBreakerOptions breaker;
     std::chrono::milliseconds backoff_max{600'000};
     std::chrono::milliseconds priority_step{30'000};
+    /// How far back a first read goes; 0: the newest 100 rows.
+    std::chrono::milliseconds history{0};
     /// The next poll is due one interval after the last one completed, plus up to this
     /// fraction of the interval, so devices started together drift apart.
     double jitter = 0.05;

@@ -225,7 +225,13 @@ TEST_F(PgWriterTest, AlertsOpenOncePerConditionAndResolveAndStatusIsStored) {
     using flowgate::HealthState;
     auto writer = make_writer(options(db_->url()));
     const auto alert = [](std::optional<flowgate::DeviceId> device, AlertKind kind, bool open, Seconds at) {
-        return AlertChange{device, kind, open, open ? "no new entry for 45 s" : "", at};
+        AlertChange a;
+        a.device_id = device;
+        a.kind = kind;
+        a.open = open;
+        a.message = open ? "no new entry for 45 s" : "";
+        a.at = at;
+        return a;
     };
     const auto t = base_time;
     // Opened twice (a restart, a second instance): one row.
@@ -260,6 +266,14 @@ TEST_F(PgWriterTest, AlertsOpenOncePerConditionAndResolveAndStatusIsStored) {
     EXPECT_EQ(rows[1][0].as<int>(), 0);
     EXPECT_EQ(rows[1][2].as<int>(), 60);
     EXPECT_TRUE(rows[2][2].is_null()) << "open again";
+
+    // A rule's alert is stored under the rule's name and severity.
+    auto rule = alert(5, AlertKind::rule, true, t);
+    rule.rule = "dry_run";
+    rule.rule_severity = "critical";
+    writer->submit_health(rule);
+    ASSERT_TRUE(wait_until([&] { return writer->stats().health_stored == 9; })) << *log_;
+    EXPECT_EQ(db_->query("SELECT 1 FROM alerts WHERE device_id = 5 AND kind = 'dry_run' AND severity = 'critical'").size(), 1u);
 
     // A full queue of entries does not refuse a health change.
     auto o = options("postgresql://127.0.0.1:1/flowgate");

@@ -1,6 +1,7 @@
 // The ThingSpeak HTTP(S) client (and a device's polls through it) against flowgate-sim and a real
 // TLS server (openssl s_server).
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <set>
 
@@ -260,6 +261,39 @@ TEST_F(HttpClientSim, ALongOutageIsBackfilledFromTheSimulatorWithoutAGap) {
     EXPECT_EQ(poll.cursor().entry_id, newest);
     ASSERT_EQ(targets.size(), 2u) << "the window read and one page back";
     EXPECT_NE(targets[1].find("&end="), std::string::npos) << targets[1];
+}
+
+// A new device on a channel holding more than a read since its history horizon (36 h of a
+// 15 s channel: 8,640 entries): the first read and one page back bring every entry from the
+// horizon on, once, and none before it.
+TEST_F(HttpClientSim, AFirstReadGoesBackToTheHistoryHorizon) {
+    HttpClient client{ioc_, options(), test_logger()};
+    sim_control("/_sim/time", R"({"advance_seconds":259200})"); // the channel holds 3 days and more
+    const auto newest = nlohmann::json::parse(fetch(ioc_, client, "/channels/2100101/feeds.json?results=1").body)["feeds"][0];
+    const auto horizon = flowgate::parse_iso8601(newest["created_at"].get<std::string>())->utc - std::chrono::hours{36};
+    flowgate::sources::ThingSpeakPoll poll{oht1(), horizon};
+    std::set<std::int64_t> read;
+    int reads = 0;
+    for (bool more = true; more && reads < 6; ++reads) {
+        auto out = poll.on_response(fetch(ioc_, client, poll.target()),
+                                    std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+        for (const auto& e : out.errors) ADD_FAILURE() << e.message;
+        for (const auto& e : out.entries) {
+            EXPECT_TRUE(read.insert(e.entry_id).second) << "entry " << e.entry_id << " twice";
+            EXPECT_GE(e.created_at.utc, horizon) << "entry " << e.entry_id << " is older than the horizon";
+        }
+        poll.commit(out, out.entries.size());
+        more = out.read_now;
+    }
+    EXPECT_EQ(reads, 2) << "the first read and one page back";
+    ASSERT_FALSE(read.empty());
+    EXPECT_EQ(*read.rbegin(), newest["entry_id"].get<std::int64_t>());
+    EXPECT_EQ(static_cast<std::int64_t>(read.size()), *read.rbegin() - *read.begin() + 1) << "a gap in what was read";
+    EXPECT_GE(read.size(), 8'600u);
+    const auto before = nlohmann::json::parse(
+        fetch(ioc_, client, "/channels/2100101/feeds/" + std::to_string(*read.begin() - 1) + ".json").body);
+    EXPECT_LT(flowgate::parse_iso8601(before["created_at"].get<std::string>())->utc, horizon) << "the entry before is not wanted";
+    EXPECT_EQ(poll.cursor().entry_id, *read.rbegin());
 }
 
 TEST(HttpClient, RefusedConnectionAndBadBaseUrl) {

@@ -178,7 +178,7 @@ TEST(ConfigExample, ExampleFileSetsEveryKeyInItsSection) {
 
 TEST(ConfigKeys, EnvironmentNamesAreDerivedFromTheKeys) {
     const auto keys = config_keys();
-    EXPECT_EQ(keys.size(), 26u);
+    EXPECT_EQ(keys.size(), 27u);
     for (const auto& key : keys) {
         std::string expected = "FLOWGATE_" + key.name;
         std::replace(expected.begin(), expected.end(), '.', '_');
@@ -255,7 +255,7 @@ TEST(ConfigErrors, UnknownKeyIsNamedWithItsLine) {
     EXPECT_EQ(problem_of("[thingspeak]\nrequest_timeout = \"5s\"\nbse_url = \"http://x\"\n"),
               "flowgate.toml:3:1: unknown key 'thingspeak.bse_url'; [thingspeak] has base_url, "
               "request_timeout, max_body_bytes, max_concurrent_polls, budget_per_minute, budget_burst, "
-              "key_budgets, breaker_failures, breaker_cool_down, breaker_max_cool_down, backoff_max, priority_step");
+              "key_budgets, breaker_failures, breaker_cool_down, breaker_max_cool_down, backoff_max, priority_step, history");
 }
 
 TEST(ConfigErrors, UnknownSectionIsNamedWithItsLine) {
@@ -326,6 +326,7 @@ TEST(ConfigErrors, OutOfRangeValuesAreErrors) {
              "thingspeak.breaker_cool_down = \"500ms\"",
              "thingspeak.backoff_max = \"25h\"",
              "thingspeak.priority_step = \"2h\"",
+             "thingspeak.history = \"91d\"",
          }) {
         SCOPED_TRACE(toml);
         const auto key = std::string{toml}.substr(0, std::string{toml}.find(' '));

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <optional>
+
 #include "samples.hpp"
 
 using namespace std::chrono_literals;
@@ -361,4 +364,23 @@ TEST(Normalizer, EightThousandEntryPage) {
     EXPECT_EQ(r.entries.size(), 8000u);
     EXPECT_EQ(r.errors.size(), 8u);
     EXPECT_EQ(r.entries.back().readings[0].number, 0);
+}
+
+TEST(MappingProblem, ScalesOffsetsAndBoundsThatCannotBeComputedWithAreNamed) {
+    const auto level = [](double scale, double offset, std::optional<double> min = {}) {
+        auto m = field(2, "water_level", DataType::float64, "m");
+        m.scale_factor = scale;
+        m.offset = offset;
+        m.min_valid = min;
+        return device(9, {field(1, "tds", DataType::integer), m});
+    };
+    EXPECT_EQ(mapping_problem(level(0.01, 5)), "");
+    EXPECT_EQ(mapping_problem(level(-1, 0, -10)), "") << "a negative scale is a valid calibration";
+    const auto nan = std::numeric_limits<double>::quiet_NaN();
+    const auto inf = std::numeric_limits<double>::infinity();
+    EXPECT_EQ(mapping_problem(level(nan, 0)), "field2 ('water_level'): scale_factor must be a finite number other than 0");
+    EXPECT_EQ(mapping_problem(level(0, 0)), "field2 ('water_level'): scale_factor must be a finite number other than 0");
+    EXPECT_EQ(mapping_problem(level(inf, 0)), "field2 ('water_level'): scale_factor must be a finite number other than 0");
+    EXPECT_EQ(mapping_problem(level(1, -inf)), "field2 ('water_level'): offset must be a finite number");
+    EXPECT_EQ(mapping_problem(level(1, 0, nan)), "field2 ('water_level'): min_valid and max_valid must be numbers");
 }

@@ -147,6 +147,20 @@ TEST_F(DeviceHealthTest, AlertsOpenAtStartUpAreResolvedNotOpenedAgain) {
         << "a fetch that works ends an outage the breaker never saw";
 }
 
+TEST_F(DeviceHealthTest, ADeviceNoLongerPolledHasItsAlertsResolvedAndIsForgotten) {
+    health.on_fetch(1, FetchVerdict::auth_failed, "refused");
+    clock.advance(45s);
+    health.on_entry(2, now());
+    health.tick();
+    EXPECT_EQ(describe(health.remove(1)), (Strings{"resolve device_stale 1", "resolve auth_failed 1"}));
+    EXPECT_EQ(health.state(1), HealthState::unknown);
+    clock.advance(1h);
+    EXPECT_EQ(describe(health.tick()), (Strings{"2 online->offline", "open device_offline 2"})) << "device 1 is gone";
+    // Tracked again (re-enabled), or its times changed: the state stays.
+    health.add(2, HealthOptions::for_interval(60s, std::nullopt, std::nullopt));
+    EXPECT_EQ(health.state(2), HealthState::offline);
+}
+
 TEST_F(DeviceHealthTest, NodeOverridesAndBounds) {
     const auto own = HealthOptions::for_interval(60s, 10min, std::nullopt);
     EXPECT_EQ(own.stale_after, 10min);

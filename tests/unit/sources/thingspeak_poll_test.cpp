@@ -199,6 +199,43 @@ TEST(ThingSpeakPoll, ALongGapIsBackfilledPageByPageAndTheCursorMovesWhenItIsClos
                                  "&api_key=KEY123");
 }
 
+// A new device whose channel holds 20,000 entries since the history horizon (and more before
+// it): the first read asks from the horizon on, pages back while the pages are full, and
+// stops at the horizon — the entries before it are not wanted, not an error.
+TEST(ThingSpeakPoll, AFirstReadGoesBackToTheHistoryHorizonPageByPage) {
+    const auto horizon = entry_time(5'001);
+    ThingSpeakPoll poll{tank(), horizon};
+    const auto start = "&start=" + format_iso8601(horizon).substr(0, 19).replace(10, 1, "%20");
+    EXPECT_EQ(poll.target(), "/channels/2100101/feeds.json?results=8000" + start + "&api_key=KEY123");
+    std::set<std::int64_t> stored;
+    const auto take = [&](const PollOutcome& o) {
+        EXPECT_TRUE(o.errors.empty()) << o.errors.front().message;
+        for (const auto& e : o.entries) EXPECT_TRUE(stored.insert(e.entry_id).second) << "entry " << e.entry_id << " twice";
+        poll.commit(o, o.entries.size());
+    };
+    auto out = poll.on_response(ok(rows(17'001, 25'000, 25'000)), now);
+    EXPECT_TRUE(out.read_now);
+    take(out);
+    EXPECT_FALSE(poll.cursor().entry_id.has_value()) << "no cursor until the history is read";
+    EXPECT_NE(poll.target().find(start + "&end="), std::string::npos) << poll.target();
+    out = poll.on_response(ok(rows(9'001, 17'001, 25'000)), now);
+    take(out);
+    // The last page is not full: it reached the horizon.
+    out = poll.on_response(ok(rows(5'001, 9'001, 25'000)), now);
+    EXPECT_FALSE(out.read_now);
+    take(out);
+    EXPECT_FALSE(poll.backfilling());
+    EXPECT_EQ(poll.cursor().entry_id, 25'000);
+    EXPECT_EQ(stored.size(), 20'000u);
+    EXPECT_EQ(*stored.begin(), 5'001);
+    EXPECT_NE(poll.target().find("&start=" + format_iso8601(entry_time(25'000) - std::chrono::minutes{10}).substr(0, 19).replace(10, 1, "%20")),
+              std::string::npos)
+        << "then from the cursor, as always";
+
+    // Without a horizon, the newest 100.
+    EXPECT_EQ(ThingSpeakPoll{tank()}.target(), "/channels/2100101/feeds.json?results=100&api_key=KEY123");
+}
+
 // The channel no longer holds entries 3..199 (ThingSpeak keeps what the plan allows): the
 // backfill ends at what it can read, and the range it cannot, too long to read by id, is one
 // error.
