@@ -708,6 +708,9 @@ TEST_F(Flowgate, ASourceOutageOpensTheBreakerInsteadOfHammeringTheSource) {
     EXPECT_TRUE(alerts[0][2].as<bool>()) << "resolved";
     EXPECT_GE(alerts[0][3].as<double>(), 15);
     EXPECT_EQ(query("SELECT count(*) FROM node_operational_state WHERE status = 'online'")[0][0].as<int>(), 8);
+    // And what the channels got meanwhile (10 simulated minutes: 40 entries of a 15 s channel)
+    // is stored without a gap.
+    EXPECT_EQ(clean_nodes_problem(), "");
 }
 
 // A burst of ten 429s: the request rate drops (the breaker opens after three, the budget
@@ -717,6 +720,7 @@ TEST_F(Flowgate, ABurstOf429sSlowsPollingDownThenItRecovers) {
     start_daemon();
     const auto stored = [&] { return query("SELECT count(*) FROM telemetry_readings")[0][0].as<int>(); };
     ASSERT_TRUE(eventually([&] { return stored() > 0; }, 20s)) << daemon_->output();
+    std::this_thread::sleep_for(5s); // the first reads' catch-up (history, late uploads read by id) is over
     sim_requests();
     std::this_thread::sleep_for(8s);
     const int healthy = sim_requests()["total"]["requests"].get<int>();
