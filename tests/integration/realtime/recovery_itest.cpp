@@ -290,7 +290,9 @@ TEST_F(SlowConsumerTest, AClientThatNeverReadsIsClosedAndSlowsNoOther) {
     const double p99_alone = percentile(alone, 0.99), p99_beside = percentile(beside, 0.99);
     std::cout << "p50/p99 of " << alone.size() << " deliveries: alone " << percentile(alone, 0.5) << "/" << p99_alone
               << " ms, beside a client that never reads " << percentile(beside, 0.5) << "/" << p99_beside << " ms\n";
-    // The median within 20% (+1 ms). The p99 of 100 blocking client threads on 2 shared cores
-    // swings 3x between identical runs, so it is reported here and measured in bench/fanout.
-    EXPECT_LE(percentile(beside, 0.5), 1.2 * percentile(alone, 0.5) + 1.0);
+    // A client that held up the others would cost them its write timeout (seconds); the median
+    // is bounded at twice its value alone (+2 ms), since two phases of one run on 2 shared cores
+    // beside other tests differ by 20% and more (measured in bench/fanout, not here). The p99
+    // of 100 blocking client threads swings 3x between identical runs: it is only reported.
+    EXPECT_LE(percentile(beside, 0.5), 2.0 * percentile(alone, 0.5) + 2.0);
 }
