@@ -103,8 +103,10 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     if (cursor.entry_id && feed.channel) {
         const auto last = feed.channel->last_entry_id.value_or(0);
         if (last < *cursor.entry_id) {
+            // Everything of the new epoch is wanted: from before its entry 1 on, backfilled
+            // like any gap when it is more than one read.
             ++cursor.channel_epoch;
-            cursor.entry_id.reset();
+            cursor.entry_id = 0;
             backfill_.reset();
             out.new_epoch = true;
         }

@@ -263,6 +263,35 @@ TEST_F(HttpClientSim, ALongOutageIsBackfilledFromTheSimulatorWithoutAGap) {
     EXPECT_NE(targets[1].find("&end="), std::string::npos) << targets[1];
 }
 
+// The channel is cleared (its entry ids restart at 1) and 40 h pass before the next poll:
+// the new epoch is read from its entry 1, paging back, every entry once.
+TEST_F(HttpClientSim, AClearedChannelIsReadFromItsFirstNewEntryWhateverItHolds) {
+    HttpClient client{ioc_, options(), test_logger()};
+    flowgate::sources::ThingSpeakPoll poll{oht1()};
+    const auto step = [&](std::set<std::int64_t>& read) {
+        auto out = poll.on_response(fetch(ioc_, client, poll.target()),
+                                    std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+        for (const auto& e : out.errors) ADD_FAILURE() << e.message;
+        for (const auto& e : out.entries) EXPECT_TRUE(read.insert(e.entry_id).second) << "entry " << e.entry_id << " twice";
+        poll.commit(out, out.entries.size());
+        return out;
+    };
+    std::set<std::int64_t> before, after;
+    step(before);
+    ASSERT_GT(*poll.cursor().entry_id, 20'000);
+    sim_control("/_sim/channels/2100101/clear", "{}");
+    sim_control("/_sim/time", R"({"advance_seconds":144000})");
+    EXPECT_TRUE(step(after).new_epoch);
+    for (int i = 0; i < 6 && poll.backfilling(); ++i) step(after);
+    EXPECT_FALSE(poll.backfilling());
+    ASSERT_FALSE(after.empty());
+    EXPECT_EQ(*after.begin(), 1) << "from the new epoch's first entry";
+    EXPECT_GE(after.size(), 9'600u);
+    EXPECT_EQ(static_cast<std::int64_t>(after.size()), *after.rbegin()) << "a gap in what was read";
+    EXPECT_EQ(poll.cursor().channel_epoch, 1);
+    EXPECT_EQ(poll.cursor().entry_id, *after.rbegin());
+}
+
 // A new device on a channel holding more than a read since its history horizon (36 h of a
 // 15 s channel: 8,640 entries): the first read and one page back bring every entry from the
 // horizon on, once, and none before it.

@@ -352,6 +352,38 @@ TEST(ThingSpeakPoll, ClearedChannelStartsANewEpoch) {
 
 // Polled faster than it posts, a channel costs a probe a poll: the feed is read only when
 // the probe says it moved, and at once (read_now), not an interval later.
+// Cleared, and 20,000 entries posted since: the new epoch is backfilled from its entry 1, like
+// any gap, instead of starting at the oldest row the first read returned.
+TEST(ThingSpeakPoll, AClearedChannelWithMoreThanOneReadOfNewEntriesIsBackfilledFromItsFirst) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(rows(30'000, 30'001, 30'001)), now);
+    poll.commit(out, out.entries.size());
+    std::set<std::int64_t> stored;
+    const auto take = [&](const PollOutcome& o) {
+        for (const auto& e : o.errors) ADD_FAILURE() << e.message;
+        for (const auto& e : o.entries) {
+            EXPECT_TRUE(stored.insert(e.entry_id).second) << "entry " << e.entry_id << " twice";
+            EXPECT_EQ(e.channel_epoch, 1);
+        }
+        poll.commit(o, o.entries.size());
+    };
+    out = poll.on_response(ok(rows(12'001, 20'000, 20'000)), now);
+    EXPECT_TRUE(out.new_epoch);
+    EXPECT_TRUE(out.read_now) << "entries 1..12000 of the new epoch are still to be read";
+    take(out);
+    for (int i = 0; i < 3 && poll.backfilling(); ++i) {
+        const auto end = end_of(poll.target());
+        ASSERT_FALSE(end.empty()) << poll.target();
+        const auto oldest = *stored.begin();
+        take(poll.on_response(ok(rows(std::max<std::int64_t>(1, oldest - 7'999), oldest, 20'000)), now));
+    }
+    EXPECT_FALSE(poll.backfilling());
+    EXPECT_EQ(stored.size(), 20'000u);
+    EXPECT_EQ(*stored.begin(), 1);
+    EXPECT_EQ(poll.cursor().entry_id, 20'000);
+    EXPECT_EQ(poll.cursor().channel_epoch, 1);
+}
+
 TEST(ThingSpeakPoll, AfterAReadWithNothingNewItProbesFirst) {
     ThingSpeakPoll poll{tank()};
     auto out = poll.on_response(ok(feed(2, {{1, "1"}, {2, "2"}})), now);
