@@ -16,11 +16,13 @@ HealthOptions HealthOptions::for_interval(seconds interval, std::optional<second
     HealthOptions o;
     o.stale_after = stale_after.value_or(3 * interval);
     o.offline_after = std::max(offline_after.value_or(10 * interval), o.stale_after);
+    o.follow_posting = !stale_after && !offline_after;
     return o;
 }
 
 void DeviceHealth::add(DeviceId device, HealthOptions options) {
-    const auto [it, added] = devices_.try_emplace(device, Device{.options = options, .fresh_at = clock_.steady_now()});
+    const auto [it, added] = devices_.try_emplace(device);
+    if (added) it->second.fresh_at = clock_.steady_now();
     it->second.options = options;
 }
 
@@ -48,9 +50,23 @@ DeviceHealth::Changes DeviceHealth::on_entry(DeviceId device, Seconds created_at
     const auto it = devices_.find(device);
     if (it == devices_.end()) return out;
     auto& d = it->second;
-    const auto age = wall_now() - created_at;
-    if (age > d.options.offline_after) return out;
-    d.fresh_at = clock_.steady_now();
+    // How often news comes: until it has come twice, from the created_at of what was read (a
+    // first read's history shows it at once; back-dated entries say nothing); then from when
+    // it arrived, which no device clock (or simulated time) can skew, and which is never less
+    // than the polling interval.
+    if (!d.posting_from_arrivals && d.newest && created_at > *d.newest) {
+        const auto gap = created_at - *d.newest;
+        d.posting = d.posting.count() == 0 ? gap : (7 * d.posting + gap) / 8;
+    }
+    if (!d.newest || created_at > *d.newest) d.newest = created_at;
+    if (wall_now() - created_at > offline_after(d)) return out;
+    const auto now = clock_.steady_now();
+    if (const auto gap = std::chrono::duration_cast<seconds>(now - d.fresh_at);
+        d.state != HealthState::unknown && gap >= seconds{1}) {
+        d.posting = d.posting_from_arrivals ? (7 * d.posting + gap) / 8 : gap;
+        d.posting_from_arrivals = true;
+    }
+    d.fresh_at = now;
     d.failures = 0;
     set_state(device, d, HealthState::online, "new entry", out);
     return out;
@@ -109,14 +125,13 @@ DeviceHealth::Changes DeviceHealth::tick() {
     const auto now = clock_.steady_now();
     for (auto& [id, d] : devices_) {
         const auto quiet = std::chrono::duration_cast<seconds>(now - d.fresh_at);
-        if (quiet >= d.options.offline_after && d.state != HealthState::offline) {
+        if (const auto limit = offline_after(d); quiet >= limit && d.state != HealthState::offline) {
             set_state(id, d, HealthState::offline,
-                      "no new entry for " + for_seconds(quiet) + " (offline after " + for_seconds(d.options.offline_after) + ")",
-                      out);
-        } else if (quiet >= d.options.stale_after && (d.state == HealthState::online || d.state == HealthState::unknown)) {
+                      "no new entry for " + for_seconds(quiet) + " (offline after " + for_seconds(limit) + ")", out);
+        } else if (const auto stale = stale_after(d);
+                   quiet >= stale && (d.state == HealthState::online || d.state == HealthState::unknown)) {
             set_state(id, d, HealthState::stale,
-                      "no new entry for " + for_seconds(quiet) + " (stale after " + for_seconds(d.options.stale_after) + ")",
-                      out);
+                      "no new entry for " + for_seconds(quiet) + " (stale after " + for_seconds(stale) + ")", out);
         }
     }
     return out;
@@ -131,6 +146,14 @@ bool DeviceHealth::is_open(std::optional<DeviceId> device, AlertKind kind) const
     if (!device) return (source_alerts_ & bit(kind)) != 0;
     const auto it = devices_.find(*device);
     return it != devices_.end() && (it->second.open_alerts & bit(kind)) != 0;
+}
+
+seconds DeviceHealth::stale_after(const Device& d) {
+    return d.options.follow_posting ? std::max(d.options.stale_after, 3 * d.posting) : d.options.stale_after;
+}
+
+seconds DeviceHealth::offline_after(const Device& d) {
+    return d.options.follow_posting ? std::max(d.options.offline_after, 10 * d.posting) : d.options.offline_after;
 }
 
 void DeviceHealth::set_state(DeviceId id, Device& d, HealthState to, std::string reason, Changes& out) {

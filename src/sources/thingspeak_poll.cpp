@@ -121,7 +121,7 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     }
     std::erase_if(feed.entries, [&](const normalize::FeedEntry& e) {
         return e.entry_id && ((cursor.entry_id && *e.entry_id <= *cursor.entry_id) ||
-                              (backfill_ && *e.entry_id > backfill_->missing_to)); // read by an earlier page
+                              (backfill_ && backfill_->got.contains(*e.entry_id))); // read by an earlier page
     });
     std::optional<std::int64_t> oldest;
     std::int64_t new_ids = 0;
@@ -163,17 +163,24 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
         out.newest_entry_id.reset(); // the cursor stays until the gap is closed
         out.read_now = true;
     } else if ((backfill_ || out.newest_entry_id) && (cursor.entry_id || oldest)) {
-        // Without a cursor (a first read), the holes between the oldest and the newest row.
+        // The holes between the cursor (without one, a first read: the oldest row) and the
+        // newest row, or what the backfill resumes at, in all that its reads returned.
         const auto after = cursor.entry_id ? *cursor.entry_id : *oldest - 1;
-        std::vector<std::int64_t> got;
+        const auto upper = backfill_ ? backfill_->resume : *out.newest_entry_id;
+        IdRanges got = backfill_ ? backfill_->got : IdRanges{};
+        std::int64_t within = 0;
         for (const auto& e : feed.entries) {
-            if (e.entry_id) got.push_back(*e.entry_id);
+            if (e.entry_id) got.add(*e.entry_id);
         }
-        std::sort(got.begin(), got.end());
-        const auto upper = backfill_ ? backfill_->missing_to : *out.newest_entry_id;
-        if (static_cast<std::int64_t>(got.size()) < upper - after) {
+        for (auto id = after + 1; id <= upper; ++id) within += got.contains(id);
+        if (within < upper - after) {
             start_backfill();
             read_missing(after, upper, got, out, now);
+        }
+    }
+    if (backfill_) {
+        for (const auto& e : feed.entries) {
+            if (e.entry_id) backfill_->got.add(*e.entry_id);
         }
     }
     if (backfill_ && !out.read_now) close_backfill(out);
@@ -215,14 +222,39 @@ PollOutcome ThingSpeakPoll::on_response(const thingspeak::FetchResult& result, S
     return out;
 }
 
-void ThingSpeakPoll::read_missing(std::int64_t after, std::int64_t upper, const std::vector<std::int64_t>& got,
-                                  PollOutcome& out, Seconds now) {
+void ThingSpeakPoll::IdRanges::add(std::int64_t id) {
+    // The first range starting after id; the one before it may hold or touch id.
+    auto next = std::upper_bound(ranges_.begin(), ranges_.end(), id, [](std::int64_t v, const auto& r) { return v < r.first; });
+    if (next != ranges_.begin()) {
+        auto prev = std::prev(next);
+        if (id <= prev->second) return;
+        if (id == prev->second + 1) {
+            prev->second = id;
+            if (next != ranges_.end() && next->first == id + 1) {
+                prev->second = next->second;
+                ranges_.erase(next);
+            }
+            return;
+        }
+    }
+    if (next != ranges_.end() && next->first == id + 1) {
+        next->first = id;
+        return;
+    }
+    ranges_.insert(next, {id, id});
+}
+
+bool ThingSpeakPoll::IdRanges::contains(std::int64_t id) const {
+    const auto next = std::upper_bound(ranges_.begin(), ranges_.end(), id, [](std::int64_t v, const auto& r) { return v < r.first; });
+    return next != ranges_.begin() && id <= std::prev(next)->second;
+}
+
+void ThingSpeakPoll::read_missing(std::int64_t after, std::int64_t upper, const IdRanges& got, PollOutcome& out,
+                                  Seconds now) {
     std::deque<std::int64_t> missing;
     std::int64_t count = 0, first = 0, last = 0;
-    auto next = got.begin();
     for (auto id = after + 1; id <= upper; ++id) {
-        while (next != got.end() && *next < id) ++next;
-        if (next != got.end() && *next == id) continue;
+        if (got.contains(id)) continue;
         if (++count <= max_by_id) missing.push_back(id);
         if (count == 1) first = id;
         last = id;

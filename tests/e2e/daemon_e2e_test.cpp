@@ -355,6 +355,43 @@ TEST_F(Flowgate, KillNineAtAnyMomentLosesNothing) {
     std::cout << "after three kill -9: " << clean_nodes_counts() << " (each id once, none missing)\n";
 }
 
+// 40 simulated hours pass at once (9,600 entries of a 15 s channel, more than a read returns),
+// and the daemon is killed while it pages back through them: after a restart every clean
+// node's entries, from before the jump to after it, are stored, each once.
+TEST_F(Flowgate, KillNineDuringABackfillLosesNothing) {
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return clean_nodes_problem(100).empty(); }, 20s));
+    sim_control("/_sim/time", R"({"advance_seconds":144000})");
+    ASSERT_TRUE(eventually([&] { return daemon_->output().find("\"backfilling: ") != std::string::npos; }, 10s))
+        << "no backfill started";
+    daemon_->stop(SIGKILL, 5s);
+    // Where each clean node's channel stood when the daemon came back: caught up once all of
+    // it is stored.
+    std::map<int, std::int64_t> target;
+    for (const auto& row : query("SELECT device_id, channel_id, coalesce(read_api_key, '') FROM device_thingspeak_mapping "
+                                 "WHERE device_id IN (1, 3, 5, 6, 8)")) {
+        auto path = "/channels/" + row[1].as<std::string>() + "/feeds/last_entry_id.json";
+        if (!row[2].as<std::string>().empty()) path += "?api_key=" + row[2].as<std::string>();
+        target[row[0].as<int>()] = std::stoll(HttpClient{"127.0.0.1", sim_port_}.get(path).body);
+    }
+    start_daemon();
+    const auto behind = [&] {
+        std::string out;
+        for (const auto& [node, last] : target) {
+            const auto newest = query("SELECT coalesce(max(entry_id), 0) FROM telemetry_readings WHERE device_id = " +
+                                      std::to_string(node))[0][0].as<std::int64_t>();
+            if (newest < last) out += "node " + std::to_string(node) + " at " + std::to_string(newest) + " of " + std::to_string(last) + "; ";
+        }
+        return out;
+    };
+    ASSERT_TRUE(eventually([&] { return behind().empty() && clean_nodes_problem().empty(); }, 90s))
+        << behind() << clean_nodes_problem();
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+    EXPECT_EQ(clean_nodes_problem(), "");
+    EXPECT_GE(query("SELECT count(DISTINCT entry_id) FROM telemetry_readings WHERE device_id = 1")[0][0].as<long>(), 9'600);
+    std::cout << "kill -9 during a backfill of 40 h: " << clean_nodes_counts() << " (each id once, none missing)\n";
+}
+
 // A storage queue far smaller than what the first polls read (8 devices × 100 rows): entries
 // it cannot take are read again later, none lost, and the log says so without a line a poll.
 TEST_F(Flowgate, AFullStorageQueueDefersEntriesWithoutLosingThemOrFloodingTheLog) {

@@ -14,10 +14,16 @@ namespace flowgate::sched {
 
 /// When a device counts as stale or offline.
 struct HealthOptions {
-    /// Nothing new for this long: Stale. Default: 3 polling intervals.
+    /// Nothing new for this long: Stale. Default: 3 polling intervals, or 3 of the intervals
+    /// the device is seen to post at, when that is longer.
     std::chrono::seconds stale_after{180};
-    /// Nothing new for this long: Offline. Default: 10 polling intervals.
+    /// Nothing new for this long: Offline. Default: 10 polling (or posting) intervals.
     std::chrono::seconds offline_after{600};
+    /// The times above stretch to the interval at which the device's news arrives (at first,
+    /// from the created_at of the entries of its first read; then from when new entries came):
+    /// a device polled every minute that posts every 15 minutes is not stale between its
+    /// posts. False for a node's own times (nodes.stale_after_s, offline_after_s).
+    bool follow_posting = true;
     /// This many failed fetches of the device in a row: Offline.
     int max_failures = 3;
 
@@ -28,7 +34,8 @@ struct HealthOptions {
 
 /// The health of every device and the alerts that follow from it, without I/O (time from the
 /// clock given). Each device is **Online** after a new entry, **Stale** once nothing new
-/// came for stale_after, **Offline** once nothing new came for offline_after or after
+/// came for stale_after (stretched to 3 posting intervals for a device seen to post less
+/// often than it is polled), **Offline** once nothing new came for offline_after or after
 /// max_failures failed fetches in a row, and Online again with its next new entry. Entries
 /// older than offline_after when they arrive (the history of a first read, or a backfill)
 /// are not news of the device.
@@ -79,11 +86,16 @@ private:
     struct Device {
         HealthOptions options;
         HealthState state = HealthState::unknown;
+        std::optional<Seconds> newest;    ///< the newest created_at seen
+        std::chrono::seconds posting{0};  ///< the interval news arrives at (smoothed), 0: not known
+        bool posting_from_arrivals = false;
         Clock::SteadyTime fresh_at{}; ///< the last new entry, or when staleness was last reset
         int failures = 0;
         unsigned open_alerts = 0;     ///< bit per AlertKind
     };
 
+    static std::chrono::seconds stale_after(const Device& d);
+    static std::chrono::seconds offline_after(const Device& d);
     void set_state(DeviceId id, Device& d, HealthState to, std::string reason, Changes& out);
     void set_alert(std::optional<DeviceId> id, unsigned& open_alerts, AlertKind kind, bool open, std::string message,
                    Changes& out);

@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "flowgate/core/telemetry.hpp"
@@ -108,23 +109,36 @@ public:
     void commit(const PollOutcome& outcome, std::size_t accepted);
 
 private:
+    /// Entry ids as sorted, disjoint, non-adjacent ranges: what the reads of a backfill
+    /// returned (a few ranges, however many ids).
+    class IdRanges {
+    public:
+        void add(std::int64_t id);
+        bool contains(std::int64_t id) const;
+
+    private:
+        std::vector<std::pair<std::int64_t, std::int64_t>> ranges_;
+    };
+
     /// Entries (cursor, missing_to] are still to be read, by pages that end at `end`, then
     /// the entries in `ids` one by one; once the gap is closed the cursor moves to `resume`.
+    /// `got` is what its reads returned: a late upload (a high id with an old created_at)
+    /// comes with an older page than its id suggests.
     struct Backfill {
         std::int64_t missing_to = 0;
         Seconds end{};
         std::int64_t resume = 0;
         std::optional<Seconds> resume_at;
         std::deque<std::int64_t> ids;
+        IdRanges got;
     };
 
     PollOutcome on_probe(std::string_view body, Seconds now);
     /// The answer to `feeds/{id}.json` for the first of the backfill's ids.
     PollOutcome on_entry(std::string_view body, Seconds now);
-    /// Entries (after, upper] not in `got` (sorted): read one by one when there are at most
-    /// max_by_id of them, else one error naming them. Needs backfill_.
-    void read_missing(std::int64_t after, std::int64_t upper, const std::vector<std::int64_t>& got, PollOutcome& out,
-                      Seconds now);
+    /// Entries (after, upper] not in `got`: read one by one when there are at most max_by_id
+    /// of them, else one error naming them. Needs backfill_.
+    void read_missing(std::int64_t after, std::int64_t upper, const IdRanges& got, PollOutcome& out, Seconds now);
     /// The gap is closed, or what is left of it cannot be read: the cursor moves past it.
     void close_backfill(PollOutcome& out);
 

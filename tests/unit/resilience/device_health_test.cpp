@@ -161,6 +161,49 @@ TEST_F(DeviceHealthTest, ADeviceNoLongerPolledHasItsAlertsResolvedAndIsForgotten
     EXPECT_EQ(health.state(2), HealthState::offline);
 }
 
+// Polled every 15 s, but it posts every 5 minutes: stale after 3 of its own intervals, not 3
+// polls — or every device polled faster than it posts would flap between its posts.
+TEST_F(DeviceHealthTest, ADeviceThatPostsLessOftenThanItIsPolledIsStaleByItsOwnInterval) {
+    // A first read's history: entries 5 minutes apart, the newest 4 minutes old. Polled every
+    // 15 s, offline after 150 s, that would be history; posting every 5 minutes, it is news.
+    clock.advance(1h);
+    health.on_entry(2, now());
+    for (int i = 3; i >= 1; --i) health.on_entry(1, now() - std::chrono::minutes{5 * i - 1});
+    health.on_entry(1, now() - 4min);
+    EXPECT_EQ(health.state(1), HealthState::online);
+    clock.advance(14min);
+    health.on_entry(2, now());
+    EXPECT_TRUE(health.tick().empty()) << "14 minutes without a new entry: not 3 of its intervals yet";
+    clock.advance(1min);
+    health.on_entry(2, now());
+    const auto stale = health.tick();
+    EXPECT_EQ(describe(stale), (Strings{"1 online->stale", "open device_stale 1"}));
+    EXPECT_EQ(stale.status[0].reason, "no new entry for 900 s (stale after 900 s)");
+
+    // Entries stamped 15 s apart (a device clock, or simulated time), arriving 5 minutes
+    // apart: what counts is when news arrives.
+    health.add(4, HealthOptions::for_interval(15s, std::nullopt, std::nullopt));
+    for (const auto ago : {30s, 15s, 0s}) health.on_entry(4, now() - ago);
+    clock.advance(5min);
+    health.on_entry(4, now());
+    health.on_entry(4, now()); // the same poll's next entry
+    clock.advance(14min);
+    health.on_entry(2, now());
+    EXPECT_TRUE(health.tick().empty());
+    clock.advance(1min);
+    health.on_entry(2, now());
+    EXPECT_EQ(health.tick().status.at(0).reason, "no new entry for 900 s (stale after 900 s)");
+
+    // A node's own stale_after is taken as it is.
+    health.add(3, HealthOptions::for_interval(15s, 45s, std::nullopt));
+    health.on_entry(3, now() - 10min);
+    health.on_entry(3, now() - 5min);
+    health.on_entry(3, now());
+    clock.advance(45s);
+    health.on_entry(2, now());
+    EXPECT_EQ(describe(health.tick()), (Strings{"3 online->stale", "open device_stale 3"}));
+}
+
 TEST_F(DeviceHealthTest, NodeOverridesAndBounds) {
     const auto own = HealthOptions::for_interval(60s, 10min, std::nullopt);
     EXPECT_EQ(own.stale_after, 10min);

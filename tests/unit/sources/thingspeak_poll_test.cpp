@@ -5,6 +5,7 @@
 
 #include "flowgate/core/telemetry_message.hpp"
 
+#include <algorithm>
 #include <set>
 
 using namespace flowgate;
@@ -234,6 +235,39 @@ TEST(ThingSpeakPoll, AFirstReadGoesBackToTheHistoryHorizonPageByPage) {
 
     // Without a horizon, the newest 100.
     EXPECT_EQ(ThingSpeakPoll{tank()}.target(), "/channels/2100101/feeds.json?results=100&api_key=KEY123");
+}
+
+// Entry 15,000 was uploaded late, stamped when it was taken: a page by time returns it with
+// entries of much lower ids. It is stored, once, and nothing is missing.
+TEST(ThingSpeakPoll, ALateUploadInAnOlderPageOfABackfillIsKept) {
+    ThingSpeakPoll poll{tank()};
+    auto out = poll.on_response(ok(rows(1, 2, 2)), now);
+    poll.commit(out, out.entries.size());
+    const auto move_late = [](std::string page, bool into) {
+        auto j = nlohmann::json::parse(page);
+        auto& feeds = j["feeds"];
+        if (into) {
+            feeds.push_back({{"created_at", format_iso8601(entry_time(5'000))}, {"entry_id", 15'000}, {"field1", "100"}, {"field2", "1"}});
+        } else {
+            feeds.erase(std::remove_if(feeds.begin(), feeds.end(), [](const auto& e) { return e["entry_id"] == 15'000; }), feeds.end());
+        }
+        return j.dump();
+    };
+    std::multiset<std::int64_t> stored;
+    const auto take = [&](const PollOutcome& o) {
+        for (const auto& e : o.errors) ADD_FAILURE() << e.message;
+        for (const auto& e : o.entries) stored.insert(e.entry_id);
+        poll.commit(o, o.entries.size());
+    };
+    // The newest 8000 by time: 12,002..20,002 without 15,000 (its time is older).
+    take(poll.on_response(ok(move_late(rows(12'002, 20'002, 20'002), false)), now));
+    take(poll.on_response(ok(move_late(rows(4'003, 12'002, 20'002), true)), now));
+    take(poll.on_response(ok(rows(1, 4'003, 20'002)), now));
+    EXPECT_FALSE(poll.backfilling());
+    EXPECT_EQ(stored.count(15'000), 1u);
+    EXPECT_EQ(std::set<std::int64_t>(stored.begin(), stored.end()).size(), stored.size()) << "an entry twice";
+    EXPECT_EQ(stored.size(), 20'000u);
+    EXPECT_EQ(poll.cursor().entry_id, 20'002);
 }
 
 // The channel no longer holds entries 3..199 (ThingSpeak keeps what the plan allows): the
