@@ -289,14 +289,6 @@ bool PgWriter::submit_health(std::variant<StatusChange, AlertChange> change) {
     return impl_->push(std::move(items), std::max<std::size_t>(100, impl_->options.queue_capacity / 10));
 }
 
-bool PgWriter::submit_page(std::vector<TelemetryEntry> entries, DeviceId device, DeviceCursor cursor) {
-    std::vector<WriterItem> items;
-    items.reserve(entries.size() + 1);
-    for (auto& entry : entries) items.emplace_back(std::move(entry));
-    items.emplace_back(detail::CursorUpdate{device, cursor});
-    return impl_->push(std::move(items));
-}
-
 void PgWriter::stop() {
     {
         std::lock_guard lock{impl_->mutex};

@@ -99,7 +99,8 @@ public:
 
     /// Queues the resume point of a device, written after every item submitted before it and
     /// as given (last write wins, so it can go down when channel_epoch changes). Submit it
-    /// only after every entry it covers was accepted, or use submit_page().
+    /// only after every entry it covers was accepted: a restart then reads again at most what
+    /// was queued after it, and stored entries are not stored twice.
     bool submit_cursor(DeviceId device, DeviceCursor cursor);
 
     /// Queues a device's status (node_operational_state.status and consecutive_failures) or
@@ -107,10 +108,6 @@ public:
     /// resolved. Beyond queue_capacity there is headroom for these (a tenth of it, at least
     /// 100), so a full queue of entries does not refuse them; false beyond that.
     bool submit_health(std::variant<StatusChange, AlertChange> change);
-
-    /// Queues one fetched page: its entries followed by the cursor that covers them, all or
-    /// nothing. false, with nothing queued, when they do not all fit.
-    bool submit_page(std::vector<TelemetryEntry> entries, DeviceId device, DeviceCursor cursor);
 
     /// Writes what is queued (giving up after shutdown_timeout), then ends the thread. Later
     /// submissions are refused. Idempotent; called by the destructor.

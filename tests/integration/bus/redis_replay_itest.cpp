@@ -333,7 +333,9 @@ TEST_F(RedisReplayTest, PublishingSurvivesRedisForgettingTheScript) {
     }
     EXPECT_EQ(pub.stats().failed, 0u);
     EXPECT_EQ(pub.stats().in_flight, 0u);
-    EXPECT_EQ(count_lines(*log_.text, {"lost the publish script"}), 1u) << *log_.text;
+    // Once, unless a publisher of a test running beside this one (same Redis) loaded the
+    // script again between the flush and these EVALSHAs: then none of them missed it.
+    EXPECT_LE(count_lines(*log_.text, {"lost the publish script"}), 1u) << *log_.text;
 
     // And it uses the reloaded script from then on.
     pub.publish(topic, "", text(R"({"v":5})"));

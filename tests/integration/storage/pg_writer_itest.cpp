@@ -198,7 +198,7 @@ TEST_F(PgWriterTest, RefusesSubmissionsBeyondItsCapacityWhileTheDatabaseIsDown) 
     auto writer = make_writer(o);
     for (std::int64_t id = 1; id <= 5; ++id) EXPECT_TRUE(writer->submit(level_entry(1, id))) << id;
     EXPECT_FALSE(writer->submit(level_entry(1, 6)));
-    EXPECT_FALSE(writer->submit_page({level_entry(1, 7)}, 1, DeviceCursor{7, 0, {}}));
+    EXPECT_FALSE(writer->submit_error(TelemetryErrorRecord{}));
     ASSERT_TRUE(wait_until([&] { return writer->stats().retries >= 2; }));
     auto stats = writer->stats();
     EXPECT_EQ(stats.queue_depth, 5u);
@@ -336,7 +336,8 @@ TEST_F(PgWriterTest, CursorFollowsItsEntriesAndGoesDownOnANewChannelEpoch) {
     auto writer = make_writer(options(db_->url()));
     std::vector<TelemetryEntry> page;
     for (std::int64_t id = 498; id <= 500; ++id) page.push_back(level_entry(2, id));
-    ASSERT_TRUE(writer->submit_page(page, 2, DeviceCursor{500, 0, page.back().created_at.utc}));
+    for (const auto& entry : page) ASSERT_TRUE(writer->submit(entry));
+    ASSERT_TRUE(writer->submit_cursor(2, DeviceCursor{500, 0, page.back().created_at.utc}));
     ASSERT_TRUE(wait_until([&] { return writer->stats().cursors_stored == 1; }));
     EXPECT_EQ(db_->value("SELECT format('%s/%s/%s', cursor_entry_id, channel_epoch, "
                          "cursor_created_at = '2025-03-14T08:05:00Z') FROM node_operational_state WHERE device_id = 2"),
@@ -344,7 +345,8 @@ TEST_F(PgWriterTest, CursorFollowsItsEntriesAndGoesDownOnANewChannelEpoch) {
 
     // The channel was cleared: entry ids start again at 1, later in time.
     const auto after_clear = base_time + std::chrono::hours{5};
-    ASSERT_TRUE(writer->submit_page({level_entry(2, 1, after_clear)}, 2, DeviceCursor{1, 1, after_clear}));
+    ASSERT_TRUE(writer->submit(level_entry(2, 1, after_clear)));
+    ASSERT_TRUE(writer->submit_cursor(2, DeviceCursor{1, 1, after_clear}));
     writer->stop();
 
     EXPECT_EQ(db_->value("SELECT format('%s/%s', cursor_entry_id, channel_epoch) FROM node_operational_state WHERE device_id = 2"),
