@@ -44,7 +44,7 @@ def main():
         sim_port = open(f"{tmp}/sim.port").read().strip()
         with open(f"{tmp}/flowgate.toml", "w") as f:
             f.write(f'[log]\nformat = "json"\n[thingspeak]\nbase_url = "http://127.0.0.1:{sim_port}"\n'
-                    f'[database]\nbatch_interval = "{args.batch_interval}"\n[http]\nlisten = "127.0.0.1:0"\n')
+                    f'[database]\nbatch_interval = "{args.batch_interval}"\n[http]\nlisten = "127.0.0.1:0"\n[auth]\nmode = "none"\n')
         env = dict(os.environ, FLOWGATE_DATABASE_URL=url)
         subprocess.run([f"{build}/src/flowgate", "migrate", "--config", f"{tmp}/flowgate.toml"], env=env, check=True,
                        stderr=subprocess.DEVNULL)

@@ -83,6 +83,10 @@ base_url = "http://127.0.0.1:9"
 
 [http]
 listen = "127.0.0.1:0"
+
+[auth]
+# The clients are the benchmark's own; auth costs nothing per message.
+mode = "none"
 TOML
   psql_bench() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U flowgate "$@"; }
   if [ -z "$(psql_bench -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then

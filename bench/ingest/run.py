@@ -90,7 +90,7 @@ def one_run(args, tmp):
         with open(f"{tmp}/flowgate.toml", "w") as f:
             f.write(f'[log]\nlevel = "warn"\n[thingspeak]\nbase_url = "http://127.0.0.1:{sim_port}"\n'
                     f'max_concurrent_polls = {args.concurrency}\nbudget_per_minute = 60000\n'
-                    '[http]\nlisten = "127.0.0.1:0"\n')
+                    '[http]\nlisten = "127.0.0.1:0"\n[auth]\nmode = "none"\n')
         env = dict(os.environ, FLOWGATE_DATABASE_URL=url, FLOWGATE_REDIS_URL=os.environ["FLOWGATE_REDIS_URL"] + "/8")
         subprocess.run([f"{build}/src/flowgate", "migrate", "--config", f"{tmp}/flowgate.toml"], env=env, check=True,
                        stderr=subprocess.DEVNULL)

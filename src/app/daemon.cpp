@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "flowgate/auth/token.hpp"
 #include "flowgate/bus/redis_budget.hpp"
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_replay_reader.hpp"
@@ -52,6 +53,18 @@ std::string instance_id() {
 } // namespace
 
 int run_daemon(const config::Config& config, const std::string& port_file, const obs::Logger& log) {
+    auto ws_options = realtime::WsServerOptions::from(config.http);
+    try {
+        if (config.auth.mode == config::AuthMode::token) {
+            ws_options.access.tokens = std::make_shared<auth::TokenAuthority>(config::load_token_secrets(config.auth));
+        } else {
+            log.warn("auth.mode is \"none\": anyone who reaches the port can follow every stream, private channels included");
+        }
+    } catch (const std::exception& e) {
+        log.error("cannot start: stream tokens are not configured", {{"error", e.what()}});
+        return 1;
+    }
+
     std::vector<ThingSpeakDevice> devices;
     registry::Topology topology;
     std::vector<registry::OpenAlert> open_alerts;
@@ -106,11 +119,12 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     thingspeak::HttpClient client{ioc, client_options, log.with_component("thingspeak")};
 
     realtime::WsServer ws{ioc, hub,
-                          [&topology](TopicKind kind, std::int64_t id) {
-                              return kind == TopicKind::community ? topology.has_community(id)
-                                                                  : topology.community_of(id).has_value();
+                          [&topology](TopicKind kind, std::int64_t id) -> std::optional<std::int64_t> {
+                              if (kind == TopicKind::node) return topology.community_of(id);
+                              if (topology.has_community(id)) return id;
+                              return std::nullopt;
                           },
-                          log.with_component("ws"), realtime::WsServerOptions::from(config.http)};
+                          log.with_component("ws"), std::move(ws_options)};
     std::uint16_t port = 0;
     try {
         port = ws.listen(config.http.listen.host, config.http.listen.port);

@@ -3,11 +3,17 @@
 #include <optional>
 #include <iostream>
 #include <span>
+#include <vector>
 #include <string>
 #include <string_view>
 
+#include <charconv>
+#include <chrono>
+
 #include "daemon.hpp"
+#include "flowgate/auth/token.hpp"
 #include "flowgate/config/config.hpp"
+#include "flowgate/core/duration.hpp"
 #include "flowgate/storage/migrator.hpp"
 
 // The build may pass the project version; this keeps a stand-alone compile working.
@@ -32,6 +38,9 @@ commands:
   migrate --config FILE [--migrations DIR]
                       apply pending database migrations (default DIR: )" FLOWGATE_MIGRATIONS_DIR R"()
   check-config FILE   validate FILE (and FLOWGATE_* variables) and print the effective values
+  token issue --communities 1,3 [--ttl 24h] [--scope read|operator] [--config FILE]
+                      print a stream token for those communities, signed with the newest
+                      secret of FLOWGATE_AUTH_SECRETS / auth.secret_file
   help                show this text
   --version           show the version
 )";
@@ -44,6 +53,7 @@ int usage_error(std::string_view problem) {
 int check_config(std::string_view file) {
     try {
         const auto config = flowgate::config::load_config_file(file, flowgate::config::process_environment());
+        flowgate::config::load_token_secrets(config.auth);
         std::cout << file << ": ok\n\n" << flowgate::config::format_config(config);
         return exit_ok;
     } catch (const flowgate::config::ConfigError& e) {
@@ -115,6 +125,60 @@ int migrate_command(std::span<char*> operands) {
     }
 }
 
+/// "1,3" → {1, 3}; nullopt unless every item is a positive integer.
+std::optional<std::vector<std::int64_t>> parse_ids(std::string_view text) {
+    std::vector<std::int64_t> ids;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        const auto item = text.substr(0, comma);
+        std::int64_t id = 0;
+        const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
+        if (ec != std::errc{} || end != item.data() + item.size() || id <= 0) return std::nullopt;
+        ids.push_back(id);
+        text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
+    }
+    if (ids.empty()) return std::nullopt;
+    return ids;
+}
+
+int token_command(std::span<char*> operands) {
+    if (operands.empty() || std::string_view{operands[0]} != "issue") return usage_error("token takes: issue");
+    std::string communities, ttl = "24h", scope = "read", file;
+    if (!parse_options(operands.subspan(1),
+                       {{"--communities", &communities}, {"--ttl", &ttl}, {"--scope", &scope}, {"--config", &file}})) {
+        return exit_usage;
+    }
+    const auto ids = parse_ids(communities);
+    if (!ids) return usage_error("token issue needs --communities with community ids, such as 1,3");
+    const auto lifetime = flowgate::parse_duration(ttl);
+    if (!lifetime || *lifetime < std::chrono::seconds{1}) return usage_error("--ttl must be a duration such as 15m, 24h or 30d");
+    if (scope != "read" && scope != "operator") return usage_error("--scope must be read or operator");
+    try {
+        const auto env = flowgate::config::process_environment();
+        const auto config = file.empty() ? flowgate::config::parse_config("", "environment", env)
+                                         : flowgate::config::load_config_file(file, env);
+        auto secrets = flowgate::config::load_token_secrets(config.auth);
+        if (secrets.empty()) {
+            std::cerr << "flowgate: no token secret: set FLOWGATE_AUTH_SECRETS or auth.secret_file\n";
+            return exit_usage;
+        }
+        const flowgate::auth::TokenAuthority authority{std::move(secrets)};
+        flowgate::auth::Claims claims;
+        claims.communities = *ids;
+        claims.issued_at = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+        claims.expires_at = claims.issued_at + std::chrono::duration_cast<std::chrono::seconds>(*lifetime);
+        claims.id = flowgate::auth::random_token_id();
+        claims.scope = scope == "read" ? flowgate::auth::Scope::read : flowgate::auth::Scope::operator_;
+        std::cout << authority.issue(claims) << '\n';
+        std::cerr << "token " << claims.id << " for communities " << communities << ", valid for "
+                  << flowgate::format_duration(*lifetime) << '\n';
+        return exit_ok;
+    } catch (const flowgate::config::ConfigError& e) {
+        std::cerr << e.what() << '\n';
+        return exit_usage;
+    }
+}
+
 int run(std::span<char*> args) {
     if (args.empty()) return usage_error("missing command");
     const std::string_view command = args[0];
@@ -129,6 +193,7 @@ int run(std::span<char*> args) {
     }
     if (command == "run") return run_command(operands);
     if (command == "migrate") return migrate_command(operands);
+    if (command == "token") return token_command(operands);
     if (command == "check-config") {
         if (operands.size() != 1) return usage_error("check-config takes exactly one FILE");
         return check_config(operands[0]);

@@ -227,6 +227,77 @@ Kind<HostPort> host_port() {
             [](const HostPort& v) { return in_quotes(v.to_string()); }};
 }
 
+Kind<bool> boolean() {
+    return {[](const Raw& raw, bool& out) -> std::optional<std::string> {
+                if (raw.node) {
+                    if (const auto v = raw.node->value_exact<bool>()) {
+                        out = *v;
+                        return std::nullopt;
+                    }
+                } else if (raw.env_text == "true" || raw.env_text == "false") {
+                    out = raw.env_text == "true";
+                    return std::nullopt;
+                }
+                return "must be true or false, got " + shown(raw);
+            },
+            [](const bool& v) { return std::string{v ? "true" : "false"}; }};
+}
+
+/// An array of strings; from a variable, the strings separated by commas or spaces.
+/// `secret`: the values are never shown (format_config prints an empty array and a count).
+Kind<std::vector<std::string>> string_list(bool secret) {
+    return {[=](const Raw& raw, std::vector<std::string>& out) -> std::optional<std::string> {
+                std::vector<std::string> values;
+                toml::table from_env;
+                const toml::node* node = raw.node;
+                if (!node && raw.env_text.starts_with('[')) {
+                    try {
+                        from_env = toml::parse("v = " + std::string{raw.env_text});
+                        node = from_env.get("v");
+                    } catch (const toml::parse_error&) {
+                        return std::string{"must be a TOML array of strings or strings separated by commas"};
+                    }
+                }
+                if (!node) {
+                    std::string_view rest = raw.env_text;
+                    while (!rest.empty()) {
+                        const auto start = rest.find_first_not_of(", \t");
+                        if (start == std::string_view::npos) break;
+                        rest.remove_prefix(start);
+                        const auto end = rest.find_first_of(", \t");
+                        values.emplace_back(rest.substr(0, end));
+                        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+                    }
+                } else if (const auto* array = node->as_array()) {
+                    for (const auto& item : *array) {
+                        const auto* text = item.as_string();
+                        if (!text) return "must be an array of strings, got an item " + (secret ? "that is not a string" : shown(Raw{&item, {}}));
+                        values.push_back(text->get());
+                    }
+                } else {
+                    return "must be an array of strings" + (secret ? std::string{} : ", got " + shown(raw));
+                }
+                out = std::move(values);
+                return std::nullopt;
+            },
+            [=](const std::vector<std::string>& values) {
+                if (secret) return "[]" + (values.empty() ? std::string{} : "  # " + std::to_string(values.size()) + " set, not shown");
+                std::string text = "[";
+                for (const auto& v : values) text += (text.size() > 1 ? ", " : "") + in_quotes(v);
+                return text + "]";
+            }};
+}
+
+Kind<std::string> plain_string() {
+    return {[](const Raw& raw, std::string& out) -> std::optional<std::string> {
+                const auto text = text_of(raw);
+                if (!text) return "must be a string, got " + shown(raw);
+                out = *text;
+                return std::nullopt;
+            },
+            [](const std::string& v) { return in_quotes(v); }};
+}
+
 /// `{ "key id" = { per_minute = N, burst = M }, … }`; from a variable, the same inline table.
 Kind<std::map<std::string, KeyBudget>> key_budgets() {
     using Budgets = std::map<std::string, KeyBudget>;
@@ -286,6 +357,7 @@ const std::vector<Key>& keys() {
     const auto redis = keys_of("redis", &Config::redis);
     const auto thingspeak = keys_of("thingspeak", &Config::thingspeak);
     const auto http = keys_of("http", &Config::http);
+    const auto auth = keys_of("auth", &Config::auth);
     static const std::vector<Key> table{
         log("level", &LogConfig::level,
             one_of<LogLevel>({{"trace", LogLevel::trace},
@@ -320,6 +392,16 @@ const std::vector<Key>& keys() {
         http("max_ws_message_bytes", &HttpConfig::max_ws_message_bytes, integer(128, 16 * kib * kib)),
         http("ws_send_queue_bytes", &HttpConfig::ws_send_queue_bytes, integer(4 * kib, kib * kib * kib)),
         http("ws_write_timeout", &HttpConfig::ws_write_timeout, duration(100ms, 5min)),
+        http("origins", &HttpConfig::origins, string_list(false)),
+        http("allow_missing_origin", &HttpConfig::allow_missing_origin, boolean()),
+        http("max_connections", &HttpConfig::max_connections, integer(1, 1'000'000)),
+        http("max_connections_per_ip", &HttpConfig::max_connections_per_ip, integer(1, 1'000'000)),
+        http("ws_deflate", &HttpConfig::ws_deflate, boolean()),
+        http("ws_deflate_threshold_bytes", &HttpConfig::ws_deflate_threshold_bytes, integer(0, kib * kib)),
+        http("ws_deflate_window_bits", &HttpConfig::ws_deflate_window_bits, integer(9, 15)),
+        auth("mode", &AuthConfig::mode, one_of<AuthMode>({{"token", AuthMode::token}, {"none", AuthMode::none}})),
+        auth("secrets", &AuthConfig::secrets, string_list(true)),
+        auth("secret_file", &AuthConfig::secret_file, plain_string()),
     };
     return table;
 }
@@ -481,6 +563,37 @@ Config parse_config(std::string_view toml_text, std::string_view source_name, co
     }
     problems.throw_if_any();
     return config;
+}
+
+std::vector<std::string> load_token_secrets(const AuthConfig& auth) {
+    std::vector<std::string> problems;
+    auto secrets = auth.secrets;
+    if (!auth.secret_file.empty()) {
+        std::ifstream in{auth.secret_file, std::ios::binary};
+        if (!in || std::filesystem::is_directory(auth.secret_file)) {
+            const std::string why = in ? "it is a directory" : std::strerror(errno);
+            throw ConfigError{{"auth.secret_file: cannot read " + auth.secret_file + ": " + why}};
+        }
+        for (std::string line; std::getline(in, line);) {
+            const auto start = line.find_first_not_of(" \t\r");
+            if (start == std::string::npos || line[start] == '#') continue;
+            const auto end = line.find_last_not_of(" \t\r");
+            secrets.push_back(line.substr(start, end - start + 1));
+        }
+    }
+    for (std::size_t i = 0; i < secrets.size(); ++i) {
+        if (secrets[i].size() < 32) {
+            problems.push_back("auth: secret " + std::to_string(i + 1) + " of " + std::to_string(secrets.size()) + " is " +
+                               std::to_string(secrets[i].size()) +
+                               " bytes; a token secret needs at least 32 (make one with: openssl rand -hex 32)");
+        }
+    }
+    if (auth.mode == AuthMode::token && secrets.empty()) {
+        problems.push_back("auth.mode is \"token\" but no secret is set: set FLOWGATE_AUTH_SECRETS or auth.secret_file "
+                           "(or auth.mode = \"none\" on a closed network)");
+    }
+    if (!problems.empty()) throw ConfigError{std::move(problems)};
+    return secrets;
 }
 
 Config load_config_file(const std::filesystem::path& path, const Environment& env) {

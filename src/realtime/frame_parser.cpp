@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "permessage_deflate.hpp"
+
 namespace flowgate::realtime {
 namespace {
 
@@ -78,7 +80,8 @@ FrameParser::Event FrameParser::next() {
         const auto b1 = static_cast<unsigned char>(data[1]);
         const bool fin = (b0 & 0x80) != 0;
         const unsigned opcode = b0 & 0x0F;
-        if ((b0 & 0x70) != 0) return fail(1002, "reserved bits set (no extension was negotiated)");
+        const bool rsv1 = (b0 & 0x40) != 0;
+        if ((b0 & 0x30) != 0 || (rsv1 && !inflater_)) return fail(1002, "reserved bits set (no extension was negotiated)");
         if ((b1 & 0x80) == 0) return fail(1002, "client frames must be masked");
         const bool control = opcode >= 0x8;
         if (control && opcode > 0xA) return fail(1002, "unknown control opcode");
@@ -99,6 +102,7 @@ FrameParser::Event FrameParser::next() {
             header = 10;
         }
         if (control && (!fin || length > 125)) return fail(1002, "control frames must be whole and at most 125 bytes");
+        if (rsv1 && (control || opcode == 0)) return fail(1002, "RSV1 is only for the first frame of a data message");
         if (!control) {
             if (opcode == 0 && !in_message_) return fail(1002, "continuation frame outside a message");
             if (opcode != 0 && in_message_) return fail(1002, "new message before the last one ended");
@@ -141,15 +145,23 @@ FrameParser::Event FrameParser::next() {
         if (opcode != 0) {
             in_message_ = true;
             message_text_ = opcode == 0x1;
+            message_compressed_ = rsv1;
             message_.clear();
         }
         message_.append(payload);
         if (!fin) continue;
         in_message_ = false;
-        if (message_text_ && !valid_utf8(message_)) return fail(1007, "text message is not UTF-8");
+        std::string_view whole = message_;
+        if (message_compressed_) {
+            const auto result = inflater_->inflate(message_, max_message_bytes_, inflated_);
+            if (result.too_big) return fail(1009, "message too big");
+            if (!result.ok) return fail(1007, "compressed message does not inflate");
+            whole = inflated_;
+        }
+        if (message_text_ && !valid_utf8(whole)) return fail(1007, "text message is not UTF-8");
         Event event;
         event.kind = message_text_ ? Kind::text : Kind::binary;
-        event.payload = message_;
+        event.payload = whole;
         return event;
     }
 }

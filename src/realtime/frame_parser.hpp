@@ -7,6 +7,8 @@
 
 namespace flowgate::realtime {
 
+class FrameInflater;
+
 /// Reads the frames a WebSocket client sends (RFC 6455), without I/O: bytes go in with
 /// append(), whole messages and control frames come out of next(). It enforces what a server
 /// must: every client frame masked, no reserved bits or opcodes, control frames short and
@@ -29,6 +31,10 @@ public:
 
     explicit FrameParser(std::size_t max_message_bytes) : max_message_bytes_{max_message_bytes} {}
 
+    /// permessage-deflate was negotiated: a message whose first frame has RSV1 set is
+    /// inflated with `inflater` (to at most max_message_bytes) before it comes out.
+    void accept_compressed(FrameInflater* inflater) { inflater_ = inflater; }
+
     void append(std::string_view bytes) { buffer_.append(bytes); }
     /// The next event, or Kind::none when more bytes are needed.
     Event next();
@@ -41,10 +47,13 @@ private:
     std::size_t max_message_bytes_;
     std::string buffer_;
     std::size_t consumed_ = 0;
+    FrameInflater* inflater_ = nullptr;
     std::string message_;  // a fragmented message being assembled
+    std::string inflated_;
     std::string control_;  // the last control payload, unmasked
     bool in_message_ = false;
     bool message_text_ = false;
+    bool message_compressed_ = false;
     bool failed_ = false;
 };
 

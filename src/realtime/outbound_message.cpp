@@ -3,6 +3,10 @@
 #include <charconv>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
+#include "permessage_deflate.hpp"
+
 namespace flowgate::realtime {
 namespace {
 
@@ -17,9 +21,9 @@ bool is_digits(std::string_view s) {
     return true;
 }
 
-// FIN set, no RSV bits, no mask: 2, 4 or 10 bytes of header.
-void append_header(std::string& out, Opcode opcode, std::size_t length) {
-    out.push_back(static_cast<char>(0x80 | static_cast<std::uint8_t>(opcode)));
+// FIN set, no mask, RSV1 for a compressed message: 2, 4 or 10 bytes of header.
+void append_header(std::string& out, Opcode opcode, std::size_t length, bool compressed = false) {
+    out.push_back(static_cast<char>(0x80 | (compressed ? 0x40 : 0) | static_cast<std::uint8_t>(opcode)));
     if (length < 126) {
         out.push_back(static_cast<char>(length));
     } else if (length <= 0xFFFF) {
@@ -56,6 +60,35 @@ OutboundMessage::OutboundMessage(Opcode opcode, std::string_view payload, std::u
     append_header(frame_, opcode, payload.size());
     header_size_ = frame_.size();
     frame_.append(payload);
+}
+
+const std::string& OutboundMessage::frame(Encoding encoding, FrameCompressor* compressor) const {
+    const auto text = payload();
+    const bool event = opcode_ == Opcode::text && text.starts_with('{');
+    if (!event) return frame_;
+    const bool deflate = encoding.deflate && compressor;
+    if (!encoding.msgpack && !(deflate && compressor->worth_it(text.size()))) return frame_;
+    auto& built = encoded_[encoding.msgpack ? (deflate ? 2 : 1) : 0];
+    if (!built.empty()) return built;
+    if (encoding.msgpack) {
+        const auto json = nlohmann::json::parse(text, nullptr, false);
+        if (json.is_discarded()) return frame_;
+        std::string packed;
+        nlohmann::json::to_msgpack(json, packed);
+        if (deflate && compressor->worth_it(packed.size())) {
+            const auto compressed = compressor->compress(packed);
+            append_header(built, Opcode::binary, compressed.size(), true);
+            built += compressed;
+        } else {
+            append_header(built, Opcode::binary, packed.size());
+            built += packed;
+        }
+    } else {
+        const auto compressed = compressor->compress(text);
+        append_header(built, Opcode::text, compressed.size(), true);
+        built += compressed;
+    }
+    return built;
 }
 
 OutboundPtr OutboundMessage::from_sequenced(std::string_view json) {

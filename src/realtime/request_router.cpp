@@ -1,9 +1,14 @@
 #include "request_router.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <variant>
 
+#include "flowgate/auth/token.hpp"
 #include "flowgate/core/json_text.hpp"
+#include "permessage_deflate.hpp"
 
 namespace flowgate::realtime {
 namespace {
@@ -28,6 +33,30 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
     }
 }
 
+std::string_view trim(std::string_view s) {
+    const auto start = s.find_first_not_of(" \t");
+    if (start == std::string_view::npos) return {};
+    return s.substr(start, s.find_last_not_of(" \t") - start + 1);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+/// The token of `Authorization: Bearer <t>`, else of `?token=<t>`; empty when neither.
+std::string_view token_of(const Request& request, std::string_view query) {
+    constexpr std::string_view bearer = "bearer ";
+    if (request.authorization.size() > bearer.size() && iequals(request.authorization.substr(0, bearer.size()), bearer)) {
+        return trim(request.authorization.substr(bearer.size()));
+    }
+    for (const auto& parameter : split(query, '&')) {
+        if (parameter.starts_with("token=")) return parameter.substr(6);
+    }
+    return {};
+}
+
 /// A positive decimal id; anything else (sign, spaces, overflow, 0) is not an id.
 bool parse_id(std::string_view text, std::int64_t& id) {
     if (text.empty() || text.front() < '0' || text.front() > '9') return false;
@@ -46,9 +75,26 @@ Route error_route(unsigned status, std::string_view error) {
     return route;
 }
 
-RequestRouter::RequestRouter(TopicExists topic_exists) : topic_exists_{std::move(topic_exists)} {}
+RequestRouter::RequestRouter(TopicCommunity topic_community, WsServerOptions::Access access,
+                             WsServerOptions::Deflate deflate)
+    : topic_community_{std::move(topic_community)}, access_{std::move(access)}, deflate_{deflate} {}
 
-Route RequestRouter::route(std::string_view method, std::string_view target, bool websocket_upgrade) const {
+bool RequestRouter::origin_allowed(const Request& request) const {
+    if (!request.origin) return access_.allow_missing_origin;
+    const auto origin = *request.origin;
+    for (const auto scheme : {std::string_view{"http://"}, std::string_view{"https://"}}) {
+        if (!request.host.empty() && origin.size() == scheme.size() + request.host.size() && iequals(origin.substr(0, scheme.size()), scheme) &&
+            iequals(origin.substr(scheme.size()), request.host)) {
+            return true;  // a page this server (or a proxy in front of it under the same name) served
+        }
+    }
+    return std::any_of(access_.origins.begin(), access_.origins.end(),
+                       [&](const std::string& allowed) { return allowed == "*" || iequals(allowed, origin); });
+}
+
+Route RequestRouter::route(const Request& request, std::chrono::system_clock::time_point now) const {
+    const auto method = request.method;
+    const auto target = request.target;
     const auto path_end = target.find_first_of("?#");
     const auto path = target.substr(0, path_end);
     auto query = path_end == std::string_view::npos || target[path_end] != '?' ? std::string_view{}
@@ -60,14 +106,15 @@ Route RequestRouter::route(std::string_view method, std::string_view target, boo
         route.body = health_body_ ? health_body_() : std::string{R"({"status":"ok"})"};
         return route;
     }
-    if (path.starts_with(stream_prefix)) return route_stream(method, path, query, websocket_upgrade);
+    if (path.starts_with(stream_prefix)) return route_stream(request, path, query, now);
     std::string error = "no such path: ";
     error += path;
     return error_route(404, error);
 }
 
-Route RequestRouter::route_stream(std::string_view method, std::string_view path, std::string_view query,
-                                  bool websocket_upgrade) const {
+Route RequestRouter::route_stream(const Request& request, std::string_view path, std::string_view query,
+                                  std::chrono::system_clock::time_point now) const {
+    const auto method = request.method;
     const auto segments = split(path.substr(stream_prefix.size()), '/');
     const bool shape_ok = segments.size() == 3 &&
                           ((segments[0] == "community" && segments[2] == "updates") ||
@@ -90,12 +137,30 @@ Route RequestRouter::route_stream(std::string_view method, std::string_view path
         return error_route(404, error);
     }
     if (method != "GET" && method != "HEAD") return method_not_allowed("GET");
-    if (!topic_exists_ || !topic_exists_(kind, id)) {
+    if (!origin_allowed(request)) {
+        return error_route(403, request.origin ? "origin not allowed: add it to http.origins"
+                                               : "a request without Origin is not allowed here (http.allow_missing_origin)");
+    }
+    std::optional<auth::Claims> claims;
+    if (access_.tokens) {
+        const auto token = token_of(request, query);
+        if (token.empty()) return error_route(401, "missing token: send Authorization: Bearer <token>, or ?token=<token>");
+        auto verified = access_.tokens->verify(token, now);
+        if (const auto* refusal = std::get_if<auth::Refusal>(&verified)) return error_route(401, refusal->reason);
+        claims = std::get<auth::Claims>(std::move(verified));
+    }
+    const auto community = topic_community_ ? topic_community_(kind, id) : std::nullopt;
+    if (!community) {
         std::string error{to_string(kind)};
         error += ' ';
         error += std::to_string(id);
         error += " does not exist";
         return error_route(404, error);
+    }
+    if (claims && !claims->allows(*community)) {
+        std::string error = "this token does not allow community ";
+        error += std::to_string(*community);
+        return error_route(403, error);
     }
     std::optional<std::string_view> since;
     std::optional<std::string_view> epoch;
@@ -121,16 +186,43 @@ Route RequestRouter::route_stream(std::string_view method, std::string_view path
         r.epoch = std::string{*epoch};
         resume = std::move(r);
     }
-    if (!websocket_upgrade) {
+    if (!request.websocket_upgrade) {
         auto route = error_route(426, "this is a WebSocket stream: connect with a WebSocket client");
         route.headers.emplace_back("Upgrade", "websocket");
         return route;
     }
     Route route;
+    if (!request.protocols.empty()) {
+        const auto offered = split(request.protocols, ',');
+        const auto has = [&](std::string_view p) {
+            return std::any_of(offered.begin(), offered.end(), [&](std::string_view o) { return trim(o) == p; });
+        };
+        if (has("msgpack")) {
+            route.encoding.msgpack = true;
+            route.headers.emplace_back("Sec-WebSocket-Protocol", "msgpack");
+        } else if (has("json")) {
+            route.headers.emplace_back("Sec-WebSocket-Protocol", "json");
+        } else {
+            std::string error = "unsupported subprotocol ";
+            error += request.protocols;
+            error += ": this server speaks json (the default) and msgpack";
+            return error_route(400, error);
+        }
+    }
+    if (deflate_.enabled && !request.extensions.empty()) {
+        if (auto answer = negotiate_deflate(request.extensions, deflate_.window_bits)) {
+            route.encoding.deflate = true;
+            route.headers.emplace_back("Sec-WebSocket-Extensions", std::move(*answer));
+        }
+    }
     route.action = Route::Action::upgrade;
     route.status = 101;
     route.topic = topic_name(kind, id);
     route.resume = std::move(resume);
+    if (claims) {
+        route.expires_at = claims->expires_at;
+        route.token_id = claims->id;
+    }
     return route;
 }
 

@@ -1,16 +1,31 @@
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "flowgate/realtime/outbound_message.hpp"
 #include "flowgate/realtime/topic.hpp"
 #include "flowgate/realtime/ws_server.hpp"
 #include "stream_cursor.hpp"
 
 namespace flowgate::realtime {
+
+/// The parts of an HTTP request that decide its answer.
+struct Request {
+    std::string_view method;
+    std::string_view target;
+    bool websocket_upgrade = false;  ///< GET with Connection: upgrade and Upgrade: websocket
+    std::string_view authorization;  ///< Authorization
+    std::optional<std::string_view> origin;
+    std::string_view host;
+    std::string_view protocols;   ///< Sec-WebSocket-Protocol
+    std::string_view extensions;  ///< Sec-WebSocket-Extensions
+};
 
 /// What to do with one HTTP request on the WebSocket port.
 struct Route {
@@ -20,33 +35,42 @@ struct Route {
     };
     Action action = Action::respond;
     unsigned status = 200;
-    std::vector<std::pair<std::string, std::string>> headers;  ///< besides Content-Type
-    std::string body;                                          ///< JSON
+    /// Besides Content-Type; for an upgrade, those of the 101 (subprotocol, extensions).
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;  ///< JSON
     std::string topic;
     /// `?since=<seq>&epoch=<e>`: where the client's last session stopped.
     std::optional<StreamCursor::Resume> resume;
+    Encoding encoding;
+    /// When the client's token expires (the stream is closed with 4001 then); none without auth.
+    std::optional<std::chrono::system_clock::time_point> expires_at;
+    std::string token_id;  ///< the token's jti, for the log
 };
 
 /// A JSON error answer: `{"error": …}` with `status`.
 Route error_route(unsigned status, std::string_view error);
 
-/// Decides, without I/O, how a request is answered: /healthz, the two stream paths (checked
-/// for shape and for existence before any upgrade, with their `since` and `epoch`), 404 for
-/// the rest. Other query parameters are ignored.
+/// Decides, without I/O, how a request is answered: /healthz, and the two stream paths,
+/// checked before any upgrade in this order — path shape (404), method (405), Origin (403),
+/// token (401), existence (404: only after the token, so that ids of other tenants cannot be
+/// probed), tenancy (403), `since`/`epoch` (400), upgrade headers (426), subprotocol (400);
+/// then permessage-deflate is negotiated. Other query parameters are ignored.
 class RequestRouter {
 public:
-    explicit RequestRouter(TopicExists topic_exists);
+    RequestRouter(TopicCommunity topic_community, WsServerOptions::Access access, WsServerOptions::Deflate deflate);
 
     void set_health_body(WsServer::HealthBody health_body) { health_body_ = std::move(health_body); }
 
-    /// `websocket_upgrade`: the request asks for a WebSocket (GET with Upgrade: websocket).
-    Route route(std::string_view method, std::string_view target, bool websocket_upgrade) const;
+    Route route(const Request& request, std::chrono::system_clock::time_point now) const;
 
 private:
-    Route route_stream(std::string_view method, std::string_view path, std::string_view query,
-                       bool websocket_upgrade) const;
+    Route route_stream(const Request& request, std::string_view path, std::string_view query,
+                       std::chrono::system_clock::time_point now) const;
+    bool origin_allowed(const Request& request) const;
 
-    TopicExists topic_exists_;
+    TopicCommunity topic_community_;
+    WsServerOptions::Access access_;
+    WsServerOptions::Deflate deflate_;
     WsServer::HealthBody health_body_;
 };
 

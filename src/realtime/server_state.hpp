@@ -3,8 +3,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <utility>
+#include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +14,7 @@
 
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/realtime/ws_server.hpp"
+#include "permessage_deflate.hpp"
 #include "request_router.hpp"
 
 namespace flowgate::realtime {
@@ -22,9 +25,14 @@ class WsSession;
 /// What the listener and its sessions share (chat-multi's shared_state). Owned by shared_ptr
 /// so that sessions still unwinding after ~WsServer find it alive.
 struct ServerState {
-    ServerState(boost::asio::io_context& ioc, Hub& hub, TopicExists topic_exists, obs::Logger log,
+    ServerState(boost::asio::io_context& ioc, Hub& hub, TopicCommunity topic_community, obs::Logger log,
                 WsServerOptions options)
-        : ioc{ioc}, hub{hub}, router{std::move(topic_exists)}, log{std::move(log)}, options{options} {}
+        : ioc{ioc},
+          hub{hub},
+          router{std::move(topic_community), options.access, options.deflate},
+          log{std::move(log)},
+          options{std::move(options)},
+          compressor{this->options.deflate.window_bits, this->options.deflate.threshold_bytes} {}
 
     boost::asio::io_context& ioc;
     Hub& hub;
@@ -34,6 +42,12 @@ struct ServerState {
     boost::asio::ip::tcp::acceptor acceptor{ioc};
     /// Every connection being served, HTTP or WebSocket, so that stop() can close them.
     std::unordered_set<WsSession*> sessions;
+    /// WebSocket sessions open per remote address, for max_connections_per_ip.
+    std::unordered_map<std::string, std::size_t> sessions_per_ip;
+    std::size_t streams = 0;  ///< WebSocket sessions (joined to a topic), for max_connections
+    /// Shared by every session that negotiated permessage-deflate (no context takeover).
+    FrameCompressor compressor;
+    FrameInflater inflater;
     bool stopping = false;
     /// stop()'s callback, run (posted) when `sessions` becomes empty while stopping.
     std::function<void()> on_closed;
@@ -52,6 +66,9 @@ struct ServerState {
     std::atomic<std::uint64_t> write_timeouts{0};
     std::atomic<std::uint64_t> recovered{0};
     std::atomic<std::uint64_t> not_recovered{0};
+    std::atomic<std::uint64_t> refused_upgrades{0};
+    std::atomic<std::uint64_t> token_expiry_closes{0};
+    std::atomic<std::uint64_t> compressions{0};
 };
 
 } // namespace flowgate::realtime

@@ -44,11 +44,18 @@ WsServerOptions WsServerOptions::from(const config::HttpConfig& http) {
     options.max_message_bytes = http.max_ws_message_bytes;
     options.send_queue_bytes = http.ws_send_queue_bytes;
     options.write_timeout = http.ws_write_timeout;
+    options.access.origins = http.origins;
+    options.access.allow_missing_origin = http.allow_missing_origin;
+    options.max_connections = http.max_connections;
+    options.max_connections_per_ip = http.max_connections_per_ip;
+    options.deflate.enabled = http.ws_deflate;
+    options.deflate.threshold_bytes = http.ws_deflate_threshold_bytes;
+    options.deflate.window_bits = static_cast<int>(http.ws_deflate_window_bits);
     return options;
 }
 
-WsServer::WsServer(asio::io_context& ioc, Hub& hub, TopicExists topic_exists, obs::Logger log, WsServerOptions options)
-    : state_{std::make_shared<ServerState>(ioc, hub, std::move(topic_exists), std::move(log), options)} {}
+WsServer::WsServer(asio::io_context& ioc, Hub& hub, TopicCommunity topic_community, obs::Logger log, WsServerOptions options)
+    : state_{std::make_shared<ServerState>(ioc, hub, std::move(topic_community), std::move(log), std::move(options))} {}
 
 WsServer::~WsServer() { stop(); }
 
@@ -94,6 +101,9 @@ WsServerStats WsServer::stats() const {
     stats.write_timeouts = state_->write_timeouts.load(std::memory_order_relaxed);
     stats.recovered = state_->recovered.load(std::memory_order_relaxed);
     stats.not_recovered = state_->not_recovered.load(std::memory_order_relaxed);
+    stats.refused_upgrades = state_->refused_upgrades.load(std::memory_order_relaxed);
+    stats.token_expiry_closes = state_->token_expiry_closes.load(std::memory_order_relaxed);
+    stats.compressions = state_->compressions.load(std::memory_order_relaxed);
     return stats;
 }
 

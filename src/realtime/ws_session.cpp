@@ -39,11 +39,18 @@ constexpr std::size_t max_write_buffers = 1024;
 constexpr std::size_t max_write_bytes = 256 * 1024;
 
 constexpr std::uint16_t close_going_away = 1001;
+constexpr std::uint16_t close_token_expired = 4001;
 constexpr std::uint16_t close_slow_consumer = 4008;
 
 const OutboundPtr& pong_message() {
     static const auto pong = OutboundMessage::unsequenced("pong");
     return pong;
+}
+
+std::string address_of(const tcp::socket& socket) {
+    beast::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    return ec ? "unknown" : endpoint.address().to_string();
 }
 
 std::string describe(const tcp::socket& socket) {
@@ -104,10 +111,12 @@ WsSession::WsSession(tcp::socket socket, std::shared_ptr<ServerState> state)
     : socket_{socket.get_executor()},
       state_{std::move(state)},
       remote_{describe(socket)},
+      ip_{address_of(socket)},
       parser_{state_->options.max_message_bytes},
       close_deadline_{socket.get_executor()},
       keepalive_timer_{socket.get_executor()},
-      write_timer_{socket.get_executor()} {
+      write_timer_{socket.get_executor()},
+      expiry_timer_{socket.get_executor()} {
     http_ = std::make_unique<Http>(std::move(socket));
 }
 
@@ -154,7 +163,16 @@ asio::awaitable<bool> WsSession::serve_http() {
         const bool upgrade = request.method() == http::verb::get &&
                              http::token_list{request[http::field::connection]}.exists("upgrade") &&
                              beast::iequals(request[http::field::upgrade], "websocket");
-        auto route = state_->router.route(request.method_string(), request.target(), upgrade);
+        Request in;
+        in.method = request.method_string();
+        in.target = request.target();
+        in.websocket_upgrade = upgrade;
+        in.authorization = request[http::field::authorization];
+        if (const auto origin = request.find(http::field::origin); origin != request.end()) in.origin = origin->value();
+        in.host = request[http::field::host];
+        in.protocols = request[http::field::sec_websocket_protocol];
+        in.extensions = request[http::field::sec_websocket_extensions];
+        auto route = state_->router.route(in, std::chrono::system_clock::now());
         std::optional<std::string> accept;
         if (route.action == Route::Action::upgrade) {
             accept = websocket_accept_key(request[http::field::sec_websocket_key]);
@@ -163,7 +181,19 @@ asio::awaitable<bool> WsSession::serve_http() {
                 route.headers.emplace_back("Sec-WebSocket-Version", "13");
             } else if (!accept) {
                 route = error_route(400, "missing or malformed Sec-WebSocket-Key");
+            } else if (auto full = over_limit(); !full.empty()) {
+                state_->log.warn("refusing a WebSocket upgrade: connection limit", {{"remote", remote_}, {"reason", full}});
+                route = error_route(503, full);
+                route.headers.emplace_back("Retry-After", "5");
             }
+        }
+        if (route.action != Route::Action::upgrade && upgrade && route.status >= 400) {
+            state_->refused_upgrades.fetch_add(1, std::memory_order_relaxed);
+            // The target may hold a token: only the path goes to the log.
+            const auto target = in.target.substr(0, in.target.find('?'));
+            state_->log.debug("refused a WebSocket upgrade",
+                              {{"remote", remote_}, {"path", std::string{target}}, {"status", static_cast<std::int64_t>(route.status)},
+                               {"error", route.body}});
         }
         if (route.action == Route::Action::upgrade) {
             try {
@@ -172,6 +202,8 @@ asio::awaitable<bool> WsSession::serve_http() {
                 state_->hub.join(route.topic, *this);
                 topic_ = std::move(route.topic);
                 joined_ = true;
+                ++state_->sessions_per_ip[ip_];
+                ++state_->streams;
             } catch (const std::exception& e) {
                 state_->log.error("cannot subscribe a WebSocket topic", {{"topic", route.topic}, {"error", e.what()}});
                 route = error_route(503, "stream temporarily unavailable");
@@ -185,6 +217,11 @@ asio::awaitable<bool> WsSession::serve_http() {
             res.set(http::field::upgrade, "websocket");
             res.set(http::field::connection, "Upgrade");
             res.set(http::field::sec_websocket_accept, *accept);
+            for (const auto& [name, value] : route.headers) res.set(name, value);
+            encoding_ = route.encoding;
+            if (encoding_.deflate) parser_.accept_compressed(&state_->inflater);
+            token_id_ = std::move(route.token_id);
+            if (route.expires_at) watch_token_expiry(*route.expires_at);
             stream.expires_after(options.handshake_timeout);
             auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
             if (ec) co_return false;
@@ -213,7 +250,12 @@ asio::awaitable<void> WsSession::read_frames() {
     last_read_ = Clock::now();
     state_->sessions_open.fetch_add(1, std::memory_order_relaxed);
     state_->sessions_total.fetch_add(1, std::memory_order_relaxed);
-    state_->log.debug("WebSocket session opened", {{"remote", remote_}, {"topic", topic_}});
+    state_->log.debug("WebSocket session opened",
+                      {{"remote", remote_},
+                       {"topic", topic_},
+                       {"token_id", token_id_},
+                       {"msgpack", encoding_.msgpack},
+                       {"deflate", encoding_.deflate}});
     do_keepalive();
     if (cursor_.wants_catch_up()) do_catch_up();
     schedule_write();
@@ -322,14 +364,16 @@ void WsSession::close_slow(std::size_t bytes) {
 
 void WsSession::enqueue(const OutboundPtr& message, bool counted) {
     if (closing_) return;  // nothing may follow our close frame
-    const auto size = message->frame().size();
+    const std::string_view frame = message->frame(encoding_, &state_->compressor);
+    state_->compressions.store(state_->compressor.compressions(), std::memory_order_relaxed);
+    const auto size = frame.size();
     // One message always fits, however big, or it could never be sent.
     if (counted && queued_bytes_ > 0 && queued_bytes_ + size > state_->options.send_queue_bytes) {
         close_slow(queued_bytes_ + size);
         return;
     }
     if (counted) queued_bytes_ += size;
-    queue_.push_back({message, counted});
+    queue_.push_back({message, frame, counted});
     schedule_write();
 }
 
@@ -337,7 +381,8 @@ void WsSession::enqueue_control(const OutboundPtr& frame) {
     if (close_sent_) return;
     // Ahead of every data frame not yet started, never inside one.
     const auto first_free = writing_ ? in_flight_ : (front_offset_ > 0 ? 1 : 0);
-    queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(std::min(first_free, queue_.size())), {frame, false});
+    queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(std::min(first_free, queue_.size())),
+                  {frame, frame->frame(), false});
     schedule_write();
 }
 
@@ -359,7 +404,7 @@ void WsSession::do_write() {
     in_flight_ = 0;
     for (const auto& item : queue_) {
         if (buffers_.size() == max_write_buffers || (bytes >= max_write_bytes && !buffers_.empty())) break;
-        std::string_view frame = item.message->frame();
+        std::string_view frame = item.frame;
         if (in_flight_ == 0) frame.remove_prefix(front_offset_);
         buffers_.emplace_back(frame.data(), frame.size());
         bytes += frame.size();
@@ -384,14 +429,14 @@ void WsSession::on_write(const boost::system::error_code& ec, std::size_t writte
     std::uint64_t delivered = 0;
     while (written > 0) {
         const auto& item = queue_.front();
-        const auto left = item.message->frame().size() - front_offset_;
+        const auto left = item.frame.size() - front_offset_;
         if (written < left) {
             front_offset_ += written;
             break;
         }
         written -= left;
         front_offset_ = 0;
-        if (item.counted) queued_bytes_ -= item.message->frame().size();
+        if (item.counted) queued_bytes_ -= item.frame.size();
         if (item.message->opcode() == Opcode::close) {
             close_sent_ = true;
         } else if (!item.message->is_control()) {
@@ -455,6 +500,31 @@ void WsSession::do_keepalive() {
     });
 }
 
+void WsSession::watch_token_expiry(std::chrono::system_clock::time_point expires_at) {
+    expiry_timer_.expires_after(expires_at - std::chrono::system_clock::now());
+    expiry_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+        const auto self = weak.lock();
+        if (ec || !self || self->finished_ || self->closing_) return;
+        self->state_->token_expiry_closes.fetch_add(1, std::memory_order_relaxed);
+        self->state_->log.info("closing a WebSocket session: its token expired",
+                               {{"remote", self->remote_}, {"topic", self->topic_}, {"token_id", self->token_id_}});
+        self->begin_close(close_token_expired, "token expired");
+    });
+}
+
+std::string WsSession::over_limit() const {
+    const auto& options = state_->options;
+    const auto from_ip = state_->sessions_per_ip.find(ip_);
+    if (from_ip != state_->sessions_per_ip.end() && from_ip->second >= options.max_connections_per_ip) {
+        return "too many connections from " + ip_ + " (http.max_connections_per_ip = " +
+               std::to_string(options.max_connections_per_ip) + "); try again later";
+    }
+    if (state_->streams >= options.max_connections) {
+        return "server full (http.max_connections = " + std::to_string(options.max_connections) + "); try again later";
+    }
+    return {};
+}
+
 void WsSession::begin_close(std::uint16_t code, std::string_view reason) {
     if (closing_ || finished_) return;
     closing_ = true;
@@ -463,9 +533,11 @@ void WsSession::begin_close(std::uint16_t code, std::string_view reason) {
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
     queued_bytes_ = 0;
     for (const auto& item : queue_) {
-        if (item.counted) queued_bytes_ += item.message->frame().size();
+        if (item.counted) queued_bytes_ += item.frame.size();
     }
-    queue_.push_back({OutboundMessage::close(code, reason), false});
+    auto close = OutboundMessage::close(code, reason);
+    const std::string_view frame = close->frame();
+    queue_.push_back({std::move(close), frame, false});
 
     // A client that never reads never takes the close frame either: give it close_timeout,
     // then drop the connection.
@@ -501,12 +573,17 @@ void WsSession::finish() {
     if (joined_) {
         state_->hub.leave(topic_, *this);
         joined_ = false;
+        --state_->streams;
+        if (const auto from_ip = state_->sessions_per_ip.find(ip_); from_ip != state_->sessions_per_ip.end() && --from_ip->second == 0) {
+            state_->sessions_per_ip.erase(from_ip);
+        }
     }
     if (upgraded_) state_->sessions_open.fetch_sub(1, std::memory_order_relaxed);
     state_->remove(this);
     close_deadline_.cancel();
     keepalive_timer_.cancel();
     write_timer_.cancel();
+    expiry_timer_.cancel();
     // Ends a write still waiting on a client that stopped reading. The queue is left alone:
     // that write reads its front until it completes.
     drop_connection();

@@ -46,7 +46,8 @@ private:
     struct Http;
     struct Queued {
         OutboundPtr message;
-        bool counted;  // against the live byte limit (replayed messages are not)
+        std::string_view frame;  // message's frame in this session's encoding
+        bool counted;            // against the live byte limit (replayed messages are not)
     };
 
     static boost::asio::awaitable<void> serve(std::shared_ptr<WsSession> self);
@@ -66,6 +67,9 @@ private:
     void on_write(const boost::system::error_code& ec, std::size_t written);
     void do_watch_write();
     void do_keepalive();
+    void watch_token_expiry(std::chrono::system_clock::time_point expires_at);
+    /// Why this upgrade must wait (503), or empty: the connection limits.
+    std::string over_limit() const;
 
     void begin_close(std::uint16_t code, std::string_view reason);
     void close_slow(std::size_t bytes);
@@ -76,7 +80,10 @@ private:
     boost::asio::ip::tcp::socket socket_;
     std::shared_ptr<ServerState> state_;
     std::string remote_;
+    std::string ip_;
     std::string topic_;
+    std::string token_id_;
+    Encoding encoding_;
     StreamCursor cursor_{std::nullopt};
     FrameParser parser_;
 
@@ -90,6 +97,7 @@ private:
     boost::asio::steady_timer close_deadline_;
     boost::asio::steady_timer keepalive_timer_;
     boost::asio::steady_timer write_timer_;
+    boost::asio::steady_timer expiry_timer_;
     std::chrono::steady_clock::time_point last_read_{};
     std::chrono::steady_clock::time_point last_write_progress_{};
 

@@ -6,10 +6,12 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -30,6 +32,8 @@ using nlohmann::json;
 namespace {
 
 constexpr int poll_interval_s = 2;
+// The stream token secret of every daemon here; the tests look for it in the logs.
+const std::string secret = "e2e-secret-5f0c9a7e3b2d41c6a8e9f7b3c1d2e4a6";
 
 std::string env_or_fail(const char* name) {
     const char* v = std::getenv(name);
@@ -87,7 +91,9 @@ protected:
                                                      << "budget_per_minute = 6000\nbreaker_failures = 3\n"
                                                      << "breaker_cool_down = \"2s\"\nbreaker_max_cool_down = \"4s\"\n"
                                                      << "[database]\nbatch_interval = \"50ms\"\n"
-                                                     << "[http]\nlisten = \"127.0.0.1:0\"\n";
+                                                     << "[http]\nlisten = \"127.0.0.1:0\"\n"
+                                                     // The Chromium test's page comes from the simulator.
+                                                     << "origins = [\"http://127.0.0.1:" << sim_port_ << "\"]\n";
         ChildProcess migrate{FLOWGATE_BINARY, {"migrate", "--config", path("flowgate.toml")}, dir_.path() / "migrate.log", env()};
         ASSERT_EQ(migrate.wait(30s), 0) << migrate.output();
         ChildProcess load{"/usr/bin/psql",
@@ -95,6 +101,20 @@ protected:
                           dir_.path() / "load.log"};
         ASSERT_EQ(load.wait(30s), 0) << load.output();
         db_->exec("UPDATE nodes SET polling_interval_s = " + std::to_string(poll_interval_s));
+        token_ = issue_token("1");
+    }
+
+    /// A stream token from `flowgate token issue` for these communities ("1,3").
+    std::string issue_token(const std::string& communities, const std::string& ttl = "1h") {
+        ChildProcess issue{FLOWGATE_BINARY, {"token", "issue", "--communities", communities, "--ttl", ttl},
+                           dir_.path() / "token.out", env()};
+        EXPECT_EQ(issue.wait(10s), 0) << issue.output();
+        std::istringstream lines{issue.output()};
+        for (std::string line; std::getline(lines, line);) {
+            if (line.starts_with("eyJ")) return tokens_.emplace_back(line);
+        }
+        ADD_FAILURE() << "no token in: " << issue.output();
+        return {};
     }
 
     void TearDown() override {
@@ -102,6 +122,13 @@ protected:
             if (p) p->stop(SIGKILL, 5s);
         }
         if (HasFailure() && daemon_) std::cerr << "--- daemon log (tail) ---\n" << tail(daemon_->output()) << '\n';
+        // Whatever the test did, no secret and no token reached a log line.
+        for (const auto& file : std::filesystem::directory_iterator{dir_.path()}) {
+            if (!file.path().filename().string().starts_with("daemon")) continue;
+            const std::string log{std::istreambuf_iterator<char>{std::ifstream{file.path()}.rdbuf()}, {}};
+            EXPECT_EQ(log.find(secret), std::string::npos) << "the token secret is in " << file.path();
+            for (const auto& token : tokens_) EXPECT_EQ(log.find(token), std::string::npos) << "a token is in " << file.path();
+        }
     }
 
     static std::string tail(const std::string& s) { return s.size() > 6000 ? s.substr(s.size() - 6000) : s; }
@@ -109,7 +136,7 @@ protected:
     std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
     std::map<std::string, std::string> env() const {
-        return {{"FLOWGATE_DATABASE_URL", db_->url()}, {"FLOWGATE_REDIS_URL", redis_url_}};
+        return {{"FLOWGATE_DATABASE_URL", db_->url()}, {"FLOWGATE_REDIS_URL", redis_url_}, {"FLOWGATE_AUTH_SECRETS", secret}};
     }
 
     void sql(const std::string& statement) { db_->exec(statement); }
@@ -128,14 +155,16 @@ protected:
         return daemon;
     }
 
-    /// A WebSocket client printing every message of `stream` ("community/1/updates").
+    /// A WebSocket client printing every message of `stream` ("community/1/updates"), with
+    /// a token for community 1 unless `token` says otherwise.
     std::unique_ptr<ChildProcess> watch(const std::string& stream, const std::string& name, unsigned short port = 0,
-                                        int timeout_s = 60) {
-        return std::make_unique<ChildProcess>(
-            FLOWGATE_WS_CAT_BINARY,
-            std::vector<std::string>{"ws://127.0.0.1:" + std::to_string(port == 0 ? port_ : port) + "/ws/" + stream,
-                                     "--timeout", std::to_string(timeout_s)},
-            dir_.path() / name);
+                                        int timeout_s = 60, std::vector<std::string> options = {},
+                                        std::optional<std::string> token = std::nullopt) {
+        std::vector<std::string> args{"ws://127.0.0.1:" + std::to_string(port == 0 ? port_ : port) + "/ws/" + stream,
+                                      "--timeout", std::to_string(timeout_s)};
+        args.insert(args.end(), options.begin(), options.end());
+        return std::make_unique<ChildProcess>(FLOWGATE_WS_CAT_BINARY, args, dir_.path() / name,
+                                              std::map<std::string, std::string>{{"FLOWGATE_TOKEN", token.value_or(token_)}});
     }
 
     /// Makes this installation's database unreachable (or reachable again) for everyone but
@@ -222,6 +251,8 @@ protected:
     TempDir dir_;
     std::unique_ptr<flowgate::test::TestDatabase> db_;
     std::string redis_url_;
+    std::string token_;  // for community 1, the demo's
+    std::vector<std::string> tokens_;  // every token issued, to look for in the logs
     std::unique_ptr<ChildProcess> sim_, daemon_;
     unsigned short sim_port_ = 0, port_ = 0;
     int daemon_runs_ = 0;
@@ -843,11 +874,94 @@ TEST_F(Flowgate, TwoInstancesOnOneRedisTogetherKeepAKeysBudget) {
     }
 }
 
+// Streams are for token holders of their community: the refusals a dashboard developer (or an
+// attacker) meets, each with its status and reason, on the daemon itself.
+TEST_F(Flowgate, StreamsAreOnlyForTokenHoldersOfTheirCommunity) {
+    start_daemon();
+    const auto ask = [&](const std::string& target, std::map<std::string, std::string> headers = {}) {
+        headers.insert({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"},
+                        {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+        const auto res = HttpClient{"127.0.0.1", port_}.request("GET", target, {}, headers);
+        const auto body = json::parse(res.body, nullptr, false);
+        return std::to_string(res.status) + " " + (body.is_object() ? body.value("error", "") : res.body);
+    };
+    const auto other_community = issue_token("2");
+    const auto short_lived = issue_token("1", "1s");
+    ChildProcess foreign{FLOWGATE_BINARY, {"token", "issue", "--communities", "1"}, dir_.path() / "foreign.out",
+                         {{"FLOWGATE_AUTH_SECRETS", "some-other-installations-secret-0123456789"}}};
+    ASSERT_EQ(foreign.wait(10s), 0) << foreign.output();
+    const auto foreign_token = foreign.output().substr(0, foreign.output().find('\n'));
+    tokens_.push_back(foreign_token);
+    std::this_thread::sleep_for(1500ms);  // short_lived expires
+
+    EXPECT_EQ(ask("/ws/community/1/updates"), "401 missing token: send Authorization: Bearer <token>, or ?token=<token>");
+    EXPECT_EQ(ask("/ws/community/1/updates?token=garbage"),
+              "401 malformed token: expected a JWT (three base64url parts separated by dots)");
+    EXPECT_EQ(ask("/ws/community/1/updates?token=" + foreign_token), "401 bad token signature");
+    EXPECT_EQ(ask("/ws/community/1/updates", {{"Authorization", "Bearer " + short_lived}}), "401 token expired");
+    EXPECT_EQ(ask("/ws/community/1/updates?token=" + other_community), "403 this token does not allow community 1");
+    EXPECT_EQ(ask("/ws/node/2/telemetry?token=" + other_community), "403 this token does not allow community 1");
+    EXPECT_EQ(ask("/ws/node/99/telemetry?token=" + token_), "404 node 99 does not exist");
+    EXPECT_EQ(ask("/ws/node/99/telemetry"), "401 missing token: send Authorization: Bearer <token>, or ?token=<token>");
+    EXPECT_EQ(ask("/ws/community/1/updates?token=" + token_, {{"Origin", "http://evil.example.com"}}),
+              "403 origin not allowed: add it to http.origins");
+
+    // Node 2 reads a private channel (read key): an anonymous client gets none of it, a
+    // token holder does.
+    auto anonymous = watch("node/2/telemetry", "anonymous.out", 0, 10, {}, std::string{});
+    auto holder = watch("node/2/telemetry", "holder.out", 0, 60, {"--count", "1"});
+    EXPECT_EQ(anonymous->wait(15s), 1);
+    EXPECT_NE(anonymous->output().find("HTTP 401"), std::string::npos) << anonymous->output();
+    EXPECT_EQ(anonymous->output().find("TELEMETRY_UPDATE"), std::string::npos) << anonymous->output();
+    ASSERT_EQ(holder->wait(60s), 0) << holder->output();
+    const auto got = json_lines(holder->output());
+    ASSERT_EQ(got.size(), 1u) << holder->output();
+    EXPECT_EQ(got[0]["node_id"], 2);
+}
+
+TEST_F(Flowgate, AnOpenStreamIsClosedWith4001WhenItsTokenExpires) {
+    start_daemon();
+    auto client = watch("community/1/updates", "expiring.out", 0, 30, {}, issue_token("1", "4s"));
+    ASSERT_EQ(client->wait(20s), 0) << client->output();
+    EXPECT_NE(client->output().find("closed by the server: 4001 token expired"), std::string::npos) << client->output();
+    EXPECT_FALSE(json_lines(client->output()).empty()) << "it streamed until then";
+}
+
+// MessagePack and permessage-deflate clients (Beast's, in ws-cat) get the very events a
+// plain JSON client gets.
+TEST_F(Flowgate, MsgpackAndDeflateClientsGetTheSameEvents) {
+    start_daemon();
+    // Every client resumes from the same seq, so that all get the same events whenever they connect.
+    auto first = watch("community/1/updates", "first.out", 0, 60, {"--count", "1"});
+    ASSERT_EQ(first->wait(60s), 0) << first->output();
+    const auto from = json_lines(first->output()).at(0);
+    const auto stream = "community/1/updates?since=" + std::to_string(from["seq"].get<std::uint64_t>()) +
+                        "&epoch=" + from["epoch"].get<std::string>();
+    const std::vector<std::vector<std::string>> encodings{{}, {"--deflate"}, {"--msgpack"}, {"--msgpack", "--deflate"}};
+    std::vector<std::unique_ptr<ChildProcess>> clients;
+    for (std::size_t i = 0; i < encodings.size(); ++i) {
+        auto options = encodings[i];
+        options.insert(options.end(), {"--count", "13"});  // RECOVERY and 12 events
+        clients.push_back(watch(stream, "encoding" + std::to_string(i) + ".out", 0, 90, options));
+    }
+    std::vector<std::vector<json>> got;
+    for (auto& client : clients) {
+        ASSERT_EQ(client->wait(100s), 0) << client->output();
+        got.push_back(json_lines(client->output()));
+        ASSERT_EQ(got.back().size(), 13u) << client->output();
+        EXPECT_EQ(got.back()[0]["type"], "RECOVERY");
+        EXPECT_TRUE(got.back()[0]["recovered"].get<bool>()) << got.back()[0].dump();
+    }
+    for (std::size_t i = 1; i < clients.size(); ++i) {
+        for (std::size_t k = 1; k < 13; ++k) EXPECT_EQ(got[i][k], got[0][k]) << "client " << i << ", event " << k;
+    }
+}
+
 TEST_F(Flowgate, UnknownStreamsAreRefusedBeforeTheUpgrade) {
     start_daemon();
     for (const char* stream : {"community/99/updates", "node/99/telemetry"}) {
         ChildProcess client{FLOWGATE_WS_CAT_BINARY, {"ws://127.0.0.1:" + std::to_string(port_) + "/ws/" + stream, "--timeout", "5"},
-                            dir_.path() / "refused.out"};
+                            dir_.path() / "refused.out", {{"FLOWGATE_TOKEN", token_}}};
         EXPECT_EQ(client.wait(10s), 1);
         EXPECT_NE(client.output().find("404"), std::string::npos) << client.output();
     }
@@ -963,13 +1077,15 @@ TEST_F(Flowgate, ChromiumStreamsPingsClosesAndRecoversWithSince) {
     start_daemon();
     ChildProcess browser{"/usr/bin/node",
                          {std::string{FLOWGATE_SOURCE_DIR} + "/tests/e2e/browser/ws_chromium.mjs",
-                          "ws://127.0.0.1:" + std::to_string(port_) + "/ws/community/1/updates", "3"},
+                          "ws://127.0.0.1:" + std::to_string(port_) + "/ws/community/1/updates?token=" + token_,
+                          "http://127.0.0.1:" + std::to_string(sim_port_) + "/_sim/stats", "3"},
                          dir_.path() / "chromium.out"};
     ASSERT_EQ(browser.wait(90s), 0) << browser.output();
     const auto lines = json_lines(browser.output());
     ASSERT_FALSE(lines.empty()) << browser.output();
     const auto& r = lines.back();
-    EXPECT_EQ(r["extensions"], "") << "no extension is negotiated (yet)";
+    EXPECT_EQ(r["extensions"], "permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+        << "Chromium offers permessage-deflate and inflates what the server compressed";
     ASSERT_EQ(r["messages"].size(), 3u);
     EXPECT_EQ(r["messages"][0]["type"], "TELEMETRY_UPDATE");
     EXPECT_TRUE(r["pong"].get<bool>());

@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -29,12 +30,17 @@ constexpr int exit_ok = 0;
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 
-constexpr std::string_view usage = R"(usage: flowgate-ws-cat ws://HOST:PORT/PATH [--count N] [--timeout SECONDS]
+constexpr std::string_view usage = R"(usage: flowgate-ws-cat ws://HOST:PORT/PATH [--token T] [--msgpack] [--deflate]
+                       [--count N] [--timeout SECONDS]
 
 Prints each message of a WebSocket stream on its own line. Exits 0 after N messages or when
 the server closes the stream, 1 when it cannot connect, the server rejects the upgrade (its
 HTTP status and body are printed), the connection breaks or the timeout passes.
 
+  --token T          send the stream token as Authorization: Bearer T (default: the
+                     FLOWGATE_TOKEN environment variable, which ps does not show)
+  --msgpack          ask for MessagePack frames (subprotocol msgpack); each is printed as JSON
+  --deflate          offer permessage-deflate
   --count N          stop after N messages (default: until the server closes)
   --timeout SECONDS  give up after this long in all (default: no limit; connecting alone
                      is limited to 10 seconds)
@@ -46,6 +52,9 @@ struct Options {
     std::string target = "/";
     std::uint64_t count = 0;  // 0: no limit
     double timeout_s = 0;     // 0: no limit
+    std::string token;
+    bool msgpack = false;
+    bool deflate = false;
 };
 
 [[noreturn]] void usage_error(std::string_view message) {
@@ -101,11 +110,15 @@ Options parse_args(int argc, char** argv) {
             std::cout << usage;
             std::exit(exit_ok);
         }
-        if (arg.starts_with("--")) {
+        if (arg == "--msgpack" || arg == "--deflate") {
+            (arg == "--msgpack" ? o.msgpack : o.deflate) = true;
+        } else if (arg.starts_with("--")) {
             if (i + 1 >= argc) usage_error(std::string{arg} + " needs a value");
             const std::string_view value = argv[++i];
             if (arg == "--count") {
                 o.count = number_arg<std::uint64_t>(arg, value);
+            } else if (arg == "--token") {
+                o.token = value;
             } else if (arg == "--timeout") {
                 o.timeout_s = number_arg<double>(arg, value);
                 if (!(o.timeout_s > 0)) usage_error("--timeout must be above 0");
@@ -120,6 +133,7 @@ Options parse_args(int argc, char** argv) {
         }
     }
     if (!have_url) usage_error("missing URL");
+    if (const char* token = std::getenv("FLOWGATE_TOKEN"); token && o.token.empty()) o.token = token;
     return o;
 }
 
@@ -156,6 +170,15 @@ private:
         auto [connect_ec, endpoint] = co_await tcp_layer.async_connect(endpoints, use_tuple);
         if (connect_ec) co_return fail("cannot connect to " + where + ": " + connect_ec.message());
 
+        ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
+            if (!options_.token.empty()) req.set(beast::http::field::authorization, "Bearer " + options_.token);
+            if (options_.msgpack) req.set(beast::http::field::sec_websocket_protocol, "msgpack");
+        }));
+        if (options_.deflate) {
+            websocket::permessage_deflate pmd;
+            pmd.client_enable = true;
+            ws_.set_option(pmd);
+        }
         websocket::response_type response;
         const std::string host_header = options_.host.find(':') != std::string::npos
                                             ? "[" + options_.host + "]:" + options_.port
@@ -187,7 +210,14 @@ private:
             }
             if (read_ec) co_return fail("connection to " + where + " lost: " + read_ec.message());
             const auto data = buffer.cdata();
-            std::fwrite(data.data(), 1, data.size(), stdout);
+            if (!ws_.got_text() && options_.msgpack) {
+                const auto* bytes = static_cast<const std::uint8_t*>(data.data());
+                const auto event = nlohmann::json::from_msgpack(bytes, bytes + data.size(), true, false);
+                if (event.is_discarded()) co_return fail("a binary message is not MessagePack");
+                std::fputs(event.dump().c_str(), stdout);
+            } else {
+                std::fwrite(data.data(), 1, data.size(), stdout);
+            }
             std::fputc('\n', stdout);
             std::fflush(stdout);
             buffer.consume(n);

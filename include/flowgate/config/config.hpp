@@ -140,8 +140,44 @@ struct HttpConfig {
     /// A write to a WebSocket client that makes no progress for this long ends the session.
     /// 100ms..5m, default 10s.
     std::chrono::milliseconds ws_write_timeout{10'000};
+    /// Origins a browser may open streams from, as sent in `Origin` ("https://ops.example.org");
+    /// "*" allows any. A page served by flowgate itself (Origin matching Host) is always
+    /// allowed. Default none.
+    std::vector<std::string> origins;
+    /// Whether a request without `Origin` (not a browser: ws-cat, a backend) is allowed.
+    /// Default true.
+    bool allow_missing_origin = true;
+    /// WebSocket sessions open at once, and from one IP address; an upgrade past either is
+    /// answered 503. Defaults 10000 and 100.
+    std::size_t max_connections = 10'000;
+    std::size_t max_connections_per_ip = 100;
+    /// permessage-deflate for clients that offer it. Default true.
+    bool ws_deflate = true;
+    /// Messages shorter than this go uncompressed. 0..1048576, default 256.
+    std::size_t ws_deflate_threshold_bytes = 256;
+    /// LZ77 window of the compressor (its clients' inflate memory): 9..15, default 15.
+    std::size_t ws_deflate_window_bits = 15;
 
     friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
+};
+
+enum class AuthMode {
+    token,  ///< every stream needs a signed token
+    none,   ///< anyone who reaches the port sees every stream (a warning at start)
+};
+
+/// `[auth]`: who may open which stream.
+struct AuthConfig {
+    /// Default token.
+    AuthMode mode = AuthMode::token;
+    /// Token secrets, newest first (the first signs), each at least 32 bytes. Meant for
+    /// FLOWGATE_AUTH_SECRETS (separated by commas or spaces); never shown.
+    std::vector<std::string> secrets;
+    /// A file of secrets, one per line, newest first ('#' starts a comment), read at start
+    /// after `secrets`. Default none.
+    std::string secret_file;
+
+    friend bool operator==(const AuthConfig&, const AuthConfig&) = default;
 };
 
 /// The daemon's whole configuration; a default-constructed Config holds every default.
@@ -151,6 +187,7 @@ struct Config {
     RedisConfig redis;
     ThingSpeakConfig thingspeak;
     HttpConfig http;
+    AuthConfig auth;
 
     friend bool operator==(const Config&, const Config&) = default;
 };
@@ -194,6 +231,11 @@ Config parse_config(std::string_view toml_text, std::string_view source_name, co
 
 /// Reads and parses a file as parse_config does; an unreadable file is a ConfigError too.
 Config load_config_file(const std::filesystem::path& path, const Environment& env);
+
+/// The token secrets of `auth`: `secrets`, then those of `secret_file`. Throws ConfigError
+/// when the file cannot be read, a secret is shorter than 32 bytes, or the mode is token and
+/// there is none.
+std::vector<std::string> load_token_secrets(const AuthConfig& auth);
 
 /// The effective values as TOML, one section per table, with secrets in URLs redacted.
 /// The result parses back to the same values except for the redacted parts.

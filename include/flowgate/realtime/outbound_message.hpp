@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,6 +11,15 @@ namespace flowgate::realtime {
 
 /// WebSocket frame types the server sends (RFC 6455 opcodes).
 enum class Opcode : std::uint8_t { text = 0x1, binary = 0x2, close = 0x8, ping = 0x9, pong = 0xA };
+
+/// How a session receives events: JSON text frames, or (subprotocol `msgpack`) the same
+/// events as MessagePack binary frames; either compressed with permessage-deflate.
+struct Encoding {
+    bool msgpack = false;
+    bool deflate = false;
+};
+
+class FrameCompressor;
 
 /// One event as it goes out to dashboards: built once per event (per instance), its wire
 /// frame built once, and shared by every session queue and every replay that sends it.
@@ -35,6 +45,11 @@ public:
     std::string_view payload() const { return std::string_view{frame_}.substr(header_size_); }
     /// The whole frame: header and payload, ready for the socket.
     const std::string& frame() const { return frame_; }
+    /// The frame in `encoding`, built on first use and then shared by every session that
+    /// asks for it (only event messages, JSON objects, are transcoded; others, and payloads
+    /// the compressor finds too short, are sent as frame()). `compressor` is needed for
+    /// deflate. Not thread-safe: call from the server's loop only.
+    const std::string& frame(Encoding encoding, FrameCompressor* compressor) const;
     Opcode opcode() const { return opcode_; }
     bool is_control() const { return static_cast<std::uint8_t>(opcode_) >= 0x8; }
 
@@ -45,6 +60,8 @@ private:
     std::uint64_t seq_;
     std::string epoch_;
     std::string frame_;
+    // frame(encoding): JSON deflated, MessagePack, MessagePack deflated; empty until built.
+    mutable std::array<std::string, 3> encoded_;
     std::size_t header_size_;
     Opcode opcode_;
 };

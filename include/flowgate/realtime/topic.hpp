@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,9 +21,11 @@ std::string_view to_string(TopicKind kind);
 /// are published to Redis, so publisher and subscriber should both build them here.
 std::string topic_name(TopicKind kind, std::int64_t id);
 
-/// Whether a community or node exists, asked before a WebSocket upgrade so that a client of
-/// an unknown one gets HTTP 404 instead of a silent empty stream. Called on the loop's
-/// thread; must answer without blocking (the daemon answers from its in-memory registry).
-using TopicExists = std::function<bool(TopicKind kind, std::int64_t id)>;
+/// The community a stream belongs to (a community's own id, a node's community), or nullopt
+/// when there is no such community or node: asked before a WebSocket upgrade, so that a
+/// client of an unknown one gets HTTP 404 instead of a silent empty stream, and a token is
+/// checked against the community. Called on the loop's thread; must answer without
+/// blocking (the daemon answers from its in-memory registry).
+using TopicCommunity = std::function<std::optional<std::int64_t>(TopicKind kind, std::int64_t id)>;
 
 } // namespace flowgate::realtime

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/realtime/topic.hpp"
@@ -16,6 +17,10 @@ class io_context;
 
 namespace flowgate::config {
 struct HttpConfig;
+}
+
+namespace flowgate::auth {
+class TokenAuthority;
 }
 
 namespace flowgate::realtime {
@@ -48,8 +53,30 @@ struct WsServerOptions {
     /// and get the answer before its socket is dropped. Default 5 s.
     std::chrono::milliseconds close_timeout{5'000};
 
-    /// The options of `[http]`: max_ws_message_bytes, ws_send_queue_bytes and
-    /// ws_write_timeout; the rest default.
+    /// Who may open which stream.
+    struct Access {
+        /// Verifies stream tokens; null lets anyone follow any stream (auth.mode = "none").
+        std::shared_ptr<const auth::TokenAuthority> tokens;
+        /// Allowed Origin values ("*": any); one matching the request's Host always is.
+        std::vector<std::string> origins;
+        bool allow_missing_origin = true;
+    };
+    Access access;
+    /// WebSocket sessions open at once, in total and from one IP address; an upgrade past
+    /// either is answered 503. Defaults 10000 and 100.
+    std::size_t max_connections = 10'000;
+    std::size_t max_connections_per_ip = 100;
+    /// permessage-deflate, for clients that offer it.
+    struct Deflate {
+        bool enabled = true;
+        std::size_t threshold_bytes = 256;
+        int window_bits = 15;
+    };
+    Deflate deflate;
+
+    /// The options of `[http]`: max_ws_message_bytes, ws_send_queue_bytes, ws_write_timeout,
+    /// origins, allow_missing_origin, max_connections(_per_ip), ws_deflate*; the rest
+    /// default (access.tokens is the caller's).
     static WsServerOptions from(const config::HttpConfig& http);
 };
 
@@ -62,14 +89,18 @@ struct WsServerStats {
     std::uint64_t write_timeouts = 0;        ///< sessions dropped: a write made no progress
     std::uint64_t recovered = 0;             ///< catch-ups that replayed exactly what was missed
     std::uint64_t not_recovered = 0;         ///< RECOVERY {"recovered":false} events sent
+    std::uint64_t refused_upgrades = 0;      ///< stream requests answered 4xx/5xx before the upgrade
+    std::uint64_t token_expiry_closes = 0;   ///< sessions closed with 4001: token expired
+    std::uint64_t compressions = 0;          ///< messages compressed (once each, for every session)
 };
 
 /// flowgate's HTTP/WebSocket port: `GET /healthz`, and the streams
 /// `/ws/community/{id}/updates` (topic `community:{id}:updates`) and
 /// `/ws/node/{id}/telemetry` (topic `node:{id}:telemetry`), with `?since=<seq>&epoch=<e>`
-/// to recover what a client missed. A malformed path or an unknown community or node is
-/// answered with HTTP 404 and a JSON `{"error": …}` before any upgrade; a bad `since` 400;
-/// a plain GET of a stream 426. Each session has one writer and a queue bounded in bytes of
+/// to recover what a client missed, `?token=` or `Authorization: Bearer` for the token, the
+/// `msgpack` subprotocol and permessage-deflate. A request that may not have its stream is
+/// answered before any upgrade with a JSON `{"error": …}` (see RequestRouter for which
+/// status when). Each session has one writer and a queue bounded in bytes of
 /// shared frames, so a slow client never delays another. Runs on one io_context thread:
 /// every member is called on that thread (or before it runs), except stats().
 class WsServer {
@@ -77,7 +108,7 @@ public:
     /// Returns the JSON body of `GET /healthz`; the default answers `{"status":"ok"}`.
     using HealthBody = std::function<std::string()>;
 
-    WsServer(boost::asio::io_context& ioc, Hub& hub, TopicExists topic_exists, obs::Logger log,
+    WsServer(boost::asio::io_context& ioc, Hub& hub, TopicCommunity topic_community, obs::Logger log,
              WsServerOptions options = {});
     /// Stops (see stop()).
     ~WsServer();

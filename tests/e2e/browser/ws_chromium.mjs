@@ -1,11 +1,11 @@
 // Opens a flowgate stream in Debian's Chromium (a real browser WebSocket, which offers
 // permessage-deflate and masks its frames), and prints what it saw as one JSON line:
-//   node ws_chromium.mjs ws://127.0.0.1:PORT/ws/community/1/updates COUNT
-// It reads COUNT messages, sends the text "ping" and waits for "pong", closes with 1000, then
+//   node ws_chromium.mjs 'ws://127.0.0.1:PORT/ws/community/1/updates?token=T' PAGE_URL COUNT
+// From a page loaded from PAGE_URL (its origin is the WebSocket's Origin), it reads COUNT messages, sends the text "ping" and waits for "pong", closes with 1000, then
 // reconnects with ?since=<seq of the 2nd message>&epoch=<its epoch> and reads what follows.
 import { chromium } from 'playwright-core';
 
-const [url, countText = '3'] = process.argv.slice(2);
+const [url, pageUrl, countText = '3'] = process.argv.slice(2);
 const count = Number(countText);
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -14,6 +14,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
+  await page.goto(pageUrl);
   const result = await page.evaluate(async ({ url, count }) => {
     const open = (target) => new Promise((resolve, reject) => {
       const ws = new WebSocket(target);
@@ -46,7 +47,10 @@ try {
     const close = await closed;
 
     const from = messages[1];
-    const again = await open(url + '?since=' + from.seq + '&epoch=' + from.epoch);
+    const resume = new URL(url);
+    resume.searchParams.set('since', from.seq);
+    resume.searchParams.set('epoch', from.epoch);
+    const again = await open(resume.toString());
     const recovery = JSON.parse(await again.next());
     const resumed = [];
     while (resumed.length < count) resumed.push(JSON.parse(await again.next()).seq);

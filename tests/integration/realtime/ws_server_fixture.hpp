@@ -75,8 +75,12 @@ protected:
     }
 
     void SetUp() override {
-        auto exists = [](TopicKind kind, std::int64_t id) {
-            return kind == TopicKind::community ? id >= 1 && id <= 3 : id >= 1 && id <= 5;
+        // Communities 1..3; nodes 1..3 are in community 1, nodes 4 and 5 in community 2.
+        auto exists = [](TopicKind kind, std::int64_t id) -> std::optional<std::int64_t> {
+            if (kind == TopicKind::community) return id >= 1 && id <= 3 ? std::optional{id} : std::nullopt;
+            if (id >= 1 && id <= 3) return 1;
+            if (id == 4 || id == 5) return 2;
+            return std::nullopt;
         };
         auto log = flowgate::obs::make_string_logger(log_, flowgate::obs::LogLevel::debug,
                                                      flowgate::obs::LogFormat::text, "realtime");

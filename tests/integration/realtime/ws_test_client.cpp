@@ -73,6 +73,7 @@ struct WsTestClient::Impl {
             broken = true;
         } else {
             event.kind = WsEvent::Kind::message;
+            event.binary = ws.got_binary();
             event.text = beast::buffers_to_string(buffer.cdata());
             buffer.consume(buffer.size());
         }
@@ -100,6 +101,14 @@ WsTestClient::WsTestClient(unsigned short port, const std::string& target, Optio
     if (ec) throw std::runtime_error{"cannot connect to port " + std::to_string(port) + ": " + ec.message()};
     socket.set_option(tcp::no_delay{true}, ec);  // small test messages go out at once
 
+    if (options.deflate) {
+        websocket::permessage_deflate pmd;
+        pmd.client_enable = true;
+        im.ws.set_option(pmd);
+    }
+    im.ws.set_option(websocket::stream_base::decorator([headers = options.headers](websocket::request_type& req) {
+        for (const auto& [name, value] : headers) req.set(name, value);
+    }));
     im.ws.async_handshake(im.response, "127.0.0.1:" + std::to_string(port), target,
                           [&](beast::error_code e) { ec = e; });
     im.ioc.restart();
@@ -116,6 +125,9 @@ WsTestClient::~WsTestClient() = default;
 bool WsTestClient::upgraded() const { return impl_->upgraded; }
 unsigned WsTestClient::http_status() const { return impl_->response.result_int(); }
 const std::string& WsTestClient::http_body() const { return impl_->response.body(); }
+std::string WsTestClient::response_header(const std::string& name) const {
+    return std::string{impl_->response[name]};
+}
 
 WsEvent WsTestClient::read() { return impl_->read(impl_->options.timeout); }
 WsEvent WsTestClient::read(std::chrono::milliseconds timeout) { return impl_->read(timeout); }

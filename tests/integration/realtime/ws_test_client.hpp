@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,7 @@ struct WsEvent {
     unsigned close_code = 0;   ///< closed: the server's close code
     std::string close_reason;  ///< closed
     std::string error;         ///< error: what broke
+    bool binary = false;       ///< message: a binary frame
 
     bool is_message(const std::string& expected) const { return kind == Kind::message && text == expected; }
     /// For assertion messages: `message "…"`, `closed 1001 "…"`, `timeout`, `error: …`.
@@ -29,6 +31,10 @@ public:
         /// SO_RCVBUF set before connecting (0: the system's default). A small one makes a
         /// client that does not read push back on the server quickly.
         int receive_buffer_bytes = 0;
+        /// Offer permessage-deflate.
+        bool deflate = false;
+        /// Extra request headers (Authorization, Origin, Sec-WebSocket-Protocol, …).
+        std::map<std::string, std::string> headers;
     };
 
     /// Connects to 127.0.0.1:`port` and asks to upgrade `target`. Throws std::runtime_error
@@ -44,6 +50,8 @@ public:
     /// The handshake's HTTP status (101 when upgraded) and response body.
     unsigned http_status() const;
     const std::string& http_body() const;
+    /// A header of the handshake's response ("" when absent).
+    std::string response_header(const std::string& name) const;
 
     /// The next message, or how the connection ended. A timeout breaks the connection.
     WsEvent read();

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace flowgate::config {
 namespace {
@@ -76,6 +79,17 @@ listen = "0.0.0.0:9090"
 max_ws_message_bytes = 4096
 ws_send_queue_bytes = 65536
 ws_write_timeout = "2s"
+origins = ["https://ops.example.org", "http://localhost:3000"]
+allow_missing_origin = false
+max_connections = 500
+max_connections_per_ip = 20
+ws_deflate = false
+ws_deflate_threshold_bytes = 1024
+ws_deflate_window_bits = 12
+
+[auth]
+mode = "none"
+secret_file = "/etc/flowgate/secrets"
 )";
 
 TEST(ConfigDefaults, EmptyFileGivesTheDocumentedDefaults) {
@@ -123,6 +137,15 @@ TEST(ConfigParse, EveryKeyIsRead) {
     EXPECT_EQ(config.http.max_ws_message_bytes, 4096u);
     EXPECT_EQ(config.http.ws_send_queue_bytes, 65536u);
     EXPECT_EQ(config.http.ws_write_timeout, 2s);
+    EXPECT_EQ(config.http.origins, (std::vector<std::string>{"https://ops.example.org", "http://localhost:3000"}));
+    EXPECT_FALSE(config.http.allow_missing_origin);
+    EXPECT_EQ(config.http.max_connections, 500u);
+    EXPECT_EQ(config.http.max_connections_per_ip, 20u);
+    EXPECT_FALSE(config.http.ws_deflate);
+    EXPECT_EQ(config.http.ws_deflate_threshold_bytes, 1024u);
+    EXPECT_EQ(config.http.ws_deflate_window_bits, 12u);
+    EXPECT_EQ(config.auth.mode, AuthMode::none);
+    EXPECT_EQ(config.auth.secret_file, "/etc/flowgate/secrets");
     EXPECT_EQ(config.redis.replay_max_messages, 500u);
     EXPECT_EQ(config.redis.replay_ttl, 10min);
 }
@@ -178,7 +201,7 @@ TEST(ConfigExample, ExampleFileSetsEveryKeyInItsSection) {
 
 TEST(ConfigKeys, EnvironmentNamesAreDerivedFromTheKeys) {
     const auto keys = config_keys();
-    EXPECT_EQ(keys.size(), 27u);
+    EXPECT_EQ(keys.size(), 37u);
     for (const auto& key : keys) {
         std::string expected = "FLOWGATE_" + key.name;
         std::replace(expected.begin(), expected.end(), '.', '_');
@@ -231,6 +254,49 @@ TEST(ConfigEnvironment, EveryKeyCanBeSetFromTheEnvironmentAlone) {
     }
     ASSERT_EQ(vars.size(), config_keys().size());
     EXPECT_EQ(parse("", map_environment(vars)), wanted);
+}
+
+TEST(ConfigAuth, SecretsComeFromTheEnvironmentOrAFileAndAreNeverShown) {
+    const std::string a(32, 'a');
+    const std::string b(40, 'b');
+    const auto config = parse("", map_environment({{"FLOWGATE_AUTH_SECRETS", a + ", " + b}}));
+    EXPECT_EQ(config.auth.secrets, (std::vector<std::string>{a, b}));
+    const auto shown = format_config(config);
+    EXPECT_EQ(shown.find(a), std::string::npos) << shown;
+    EXPECT_NE(shown.find("secrets = []  # 2 set, not shown"), std::string::npos) << shown;
+    EXPECT_EQ(load_token_secrets(config.auth), (std::vector<std::string>{a, b}));
+
+    const auto file = std::filesystem::temp_directory_path() / ("flowgate-secrets-" + std::to_string(::getpid()));
+    std::ofstream{file} << "# newest first\n" << b << "\n\n  " << a << "  \n";
+    AuthConfig from_file;
+    from_file.secret_file = file.string();
+    EXPECT_EQ(load_token_secrets(from_file), (std::vector<std::string>{b, a}));
+    std::filesystem::remove(file);
+}
+
+TEST(ConfigAuth, TokenModeWithoutAGoodSecretSaysWhatToDo) {
+    const auto problems = [](const AuthConfig& auth) {
+        try {
+            load_token_secrets(auth);
+        } catch (const ConfigError& e) {
+            return std::string{e.what()};
+        }
+        return std::string{"accepted"};
+    };
+    EXPECT_EQ(problems(AuthConfig{}),
+              "auth.mode is \"token\" but no secret is set: set FLOWGATE_AUTH_SECRETS or auth.secret_file "
+              "(or auth.mode = \"none\" on a closed network)");
+    AuthConfig short_secret;
+    short_secret.secrets = {"hunter2"};
+    const auto why = problems(short_secret);
+    EXPECT_EQ(why, "auth: secret 1 of 1 is 7 bytes; a token secret needs at least 32 (make one with: openssl rand -hex 32)");
+    EXPECT_EQ(why.find("hunter2"), std::string::npos);
+    AuthConfig missing_file;
+    missing_file.secret_file = "/nonexistent/flowgate-secrets";
+    EXPECT_EQ(problems(missing_file), "auth.secret_file: cannot read /nonexistent/flowgate-secrets: No such file or directory");
+    AuthConfig none;
+    none.mode = AuthMode::none;
+    EXPECT_EQ(problems(none), "accepted");
 }
 
 TEST(ConfigEnvironment, ProcessEnvironmentReadsGetenv) {

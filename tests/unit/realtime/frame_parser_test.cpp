@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -45,10 +47,10 @@ std::vector<FrameParser::Event> drain(FrameParser& parser, std::vector<std::stri
 }
 
 FrameParser::Event only_event(std::string_view bytes, std::size_t max = 1024) {
-    FrameParser parser{max};
-    parser.append(bytes);
-    auto event = parser.next();
-    return event;
+    static std::optional<FrameParser> parser;  // outlives the event, whose payload points into it
+    parser.emplace(max);
+    parser->append(bytes);
+    return parser->next();
 }
 
 } // namespace
