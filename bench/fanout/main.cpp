@@ -49,6 +49,7 @@ constexpr const char* usage =
     "  --idle-seconds S     wait before reading the idle RSS (default 2)\n"
     "  --connect-batch N    clients connecting at once (default 200)\n"
     "  --stalled N          N more clients on the first topic that never read (default 0)\n"
+    "  --deflate            clients offer permessage-deflate\n"
     "  --keep-going         run every step, not only up to the first failing one\n"
     "  --header             print the table header and exit\n";
 
@@ -66,6 +67,7 @@ struct Options {
     double idle_seconds = 2;
     std::size_t connect_batch = 200;
     std::size_t stalled = 0;
+    bool deflate = false;
     bool keep_going = false;
 };
 
@@ -101,6 +103,7 @@ Options parse(int argc, char** argv) {
         else if (flag == "--connect-batch") o.connect_batch = static_cast<std::size_t>(number(flag, value()));
         else if (flag == "--stalled") o.stalled = static_cast<std::size_t>(number(flag, value()));
         else if (flag == "--keep-going") o.keep_going = true;
+        else if (flag == "--deflate") o.deflate = true;
         else if (flag == "--rates") {
             const auto list = value();
             for (std::size_t at = 0; at <= list.size();) {
@@ -175,7 +178,7 @@ int run(const Options& o) {
     fb::BenchPublisher publisher{ioc, o.redis_url, o.topics, o.message_bytes,
                                  flowgate::obs::make_stderr_logger(flowgate::obs::LogLevel::warn,
                                                                    flowgate::obs::LogFormat::text, "bench-publisher")};
-    fb::WsClientPool pool{server, o.host + ":" + std::to_string(o.port)};
+    fb::WsClientPool pool{server, o.host + ":" + std::to_string(o.port), o.deflate};
     std::optional<fb::ServerProbe> probe;
     if (o.server_pid > 0) probe.emplace(o.server_pid);
     fb::HttpProbe http{server, o.host + ":" + std::to_string(o.port), 10ms};

@@ -10,6 +10,8 @@
 #                 failing one (default 25000,50000,100000,200000,400000,800000,1600000,3200000)
 #   STEP_SECONDS  publishing time per step (default 3)
 #   KEEP_GOING    1: run every step even after one fails
+#   DEFLATE       1: clients offer permessage-deflate
+#   MESSAGE_BYTES size of a delivered message (default 200; flowgate compresses from 256)
 #   STALLED       N more clients (on the first topic) that never read: the slow consumers
 #                 that must not slow the others (default 0)
 #   BENCH_BIN     default build-bench/bench/fanout/flowgate-bench-fanout, built with
@@ -42,6 +44,8 @@ db_url="postgresql://flowgate@127.0.0.1:$pg_port/$db"
 extra=()
 [ "${KEEP_GOING:-0}" = 1 ] && extra+=(--keep-going)
 [ "${STALLED:-0}" = 0 ] || extra+=(--stalled "$STALLED")
+[ "${DEFLATE:-0}" = 1 ] && extra+=(--deflate)
+[ -z "${MESSAGE_BYTES:-}" ] || extra+=(--message-bytes "$MESSAGE_BYTES")
 
 # FLOWGATE_* variables override the daemon's config file: none may leak in from the caller.
 while read -r var; do unset "$var"; done < <(compgen -e | grep '^FLOWGATE_' || true)

@@ -54,14 +54,16 @@ const char* parse_u64(const char* p, const char* end, std::uint64_t& out) {
 
 } // namespace
 
-WsClientPool::WsClientPool(sockaddr_in server, std::string host_header)
-    : server_{server}, host_header_{std::move(host_header)}, buffer_(max_message + 16 + read_size) {
+WsClientPool::WsClientPool(sockaddr_in server, std::string host_header, bool deflate)
+    : server_{server}, host_header_{std::move(host_header)}, deflate_{deflate}, buffer_(max_message + 16 + read_size) {
+    if (deflate_ && inflateInit2(&inflater_, -15) != Z_OK) throw std::runtime_error{"inflateInit2 failed"};
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw std::system_error{errno, std::generic_category(), "epoll_create1"};
     conns_.reserve(16384);
 }
 
 WsClientPool::~WsClientPool() {
+    if (deflate_) inflateEnd(&inflater_);
     // A reset instead of a FIN: no TIME_WAIT left behind, so runs back to back do not run
     // out of ephemeral ports.
     const linger abort_on_close{1, 0};
@@ -152,7 +154,8 @@ void WsClientPool::on_connected(Conn& c) {
     for (auto& b : nonce) b = static_cast<unsigned char>(random());
     const auto request = "GET " + c.path + " HTTP/1.1\r\nHost: " + host_header_ +
                          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
-                         base64(nonce.data(), nonce.size()) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+                         base64(nonce.data(), nonce.size()) + "\r\nSec-WebSocket-Version: 13\r\n" +
+                         (deflate_ ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") + "\r\n";
     // A fresh socket's send buffer always takes a request this small in one write.
     if (::send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
         fail(c, std::string{"sending the handshake: "} + std::strerror(errno));
@@ -228,6 +231,7 @@ std::size_t WsClientPool::on_frame_bytes(Conn& c, const char* data, std::size_t 
     std::size_t at = 0;
     while (size - at >= 2) {
         const bool fin = (p[at] & 0x80) != 0;
+        const bool rsv1 = (p[at] & 0x40) != 0;
         const auto opcode = static_cast<std::uint8_t>(p[at] & 0x0f);
         if ((p[at + 1] & 0x80) != 0) {
             fail(c, "a masked frame from the server");
@@ -256,6 +260,7 @@ std::size_t WsClientPool::on_frame_bytes(Conn& c, const char* data, std::size_t 
         switch (opcode) {
         case 0x1:
         case 0x2:
+            c.compressed = rsv1;
             if (fin) {
                 on_message(c, payload, n);
             } else {
@@ -296,6 +301,21 @@ std::size_t WsClientPool::on_frame_bytes(Conn& c, const char* data, std::size_t 
 }
 
 void WsClientPool::on_message(Conn& c, const char* data, std::size_t size) {
+    if (c.compressed) {
+        // RFC 7692 7.2.2: append 00 00 FF FF and inflate; no context is kept between messages.
+        std::string input{data, size};
+        input.append("\x00\x00\xff\xff", 4);
+        inflateReset(&inflater_);
+        inflated_.resize(max_message);
+        inflater_.next_in = reinterpret_cast<Bytef*>(input.data());
+        inflater_.avail_in = static_cast<uInt>(input.size());
+        inflater_.next_out = reinterpret_cast<Bytef*>(inflated_.data());
+        inflater_.avail_out = static_cast<uInt>(inflated_.size());
+        inflate(&inflater_, Z_SYNC_FLUSH);
+        inflated_.resize(inflated_.size() - inflater_.avail_out);
+        data = inflated_.data();
+        size = inflated_.size();
+    }
     const char* end = data + size;
     const char* p = data;
     std::uint64_t seq = 0;

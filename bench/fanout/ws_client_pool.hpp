@@ -1,6 +1,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cstddef>
@@ -37,7 +38,9 @@ public:
         LatencyHistogram latency;       ///< receive time minus "t"
     };
 
-    WsClientPool(sockaddr_in server, std::string host_header);
+    /// `deflate`: offer permessage-deflate and inflate what comes compressed (the server
+    /// must answer without context takeover, as flowgate does).
+    WsClientPool(sockaddr_in server, std::string host_header, bool deflate = false);
     ~WsClientPool();
     WsClientPool(const WsClientPool&) = delete;
     WsClientPool& operator=(const WsClientPool&) = delete;
@@ -78,6 +81,7 @@ private:
         std::string carry;       // bytes of an incomplete frame (or HTTP response)
         std::string fragments;   // a fragmented message being assembled
         bool fragmented = false;
+        bool compressed = false;  // the message being assembled has RSV1 set
         std::uint64_t epoch = 0;
         std::uint64_t last_seq = 0;
     };
@@ -94,6 +98,9 @@ private:
 
     sockaddr_in server_;
     std::string host_header_;
+    bool deflate_;
+    z_stream inflater_{};
+    std::string inflated_;
     int epoll_fd_ = -1;
     std::vector<Conn> conns_;
     std::vector<char> buffer_;

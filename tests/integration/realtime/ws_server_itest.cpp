@@ -169,7 +169,7 @@ protected:
 } // namespace
 
 TEST_F(SlowClientTest, AClientThatNeverReadsIsClosedWithoutDelayingTheOthers) {
-    WsTestClient slow{port_, "/ws/community/1/updates", {.timeout = 10s, .receive_buffer_bytes = 4096, .deflate = false, .headers = {}}};
+    WsTestClient slow{port_, "/ws/community/1/updates", {.timeout = 10s, .receive_buffer_bytes = 4096}};
     WsTestClient fast{port_, "/ws/community/1/updates"};
     ASSERT_TRUE(slow.upgraded());
     ASSERT_TRUE(fast.upgraded());
@@ -218,7 +218,7 @@ protected:
 } // namespace
 
 TEST_F(StuckClientTest, StopDoesNotWaitLongForAClientThatNeverReads) {
-    WsTestClient stuck{port_, "/ws/community/1/updates", {.timeout = 5s, .receive_buffer_bytes = 4096, .deflate = false, .headers = {}}};
+    WsTestClient stuck{port_, "/ws/community/1/updates", {.timeout = 5s, .receive_buffer_bytes = 4096}};
     ASSERT_TRUE(stuck.upgraded());
     const std::string filler(512 * 1024, 'x');
     for (int i = 0; i < 48; ++i) deliver(community1, filler);

@@ -34,7 +34,7 @@ public:
         /// Offer permessage-deflate.
         bool deflate = false;
         /// Extra request headers (Authorization, Origin, Sec-WebSocket-Protocol, …).
-        std::map<std::string, std::string> headers;
+        std::map<std::string, std::string> headers{};
     };
 
     /// Connects to 127.0.0.1:`port` and asks to upgrade `target`. Throws std::runtime_error
