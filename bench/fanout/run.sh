@@ -87,6 +87,9 @@ base_url = "http://127.0.0.1:9"
 
 [http]
 listen = "127.0.0.1:0"
+# Every client comes from 127.0.0.1.
+max_connections = 100000
+max_connections_per_ip = 100000
 
 [auth]
 # The clients are the benchmark's own; auth costs nothing per message.

@@ -247,6 +247,7 @@ protected:
     flowgate::realtime::WsServerOptions server_options() const override {
         flowgate::realtime::WsServerOptions options;
         options.close_timeout = 60s;
+        options.max_connections_per_ip = 200;  // 101 clients, all from 127.0.0.1
         return options;
     }
 };
