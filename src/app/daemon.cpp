@@ -18,6 +18,7 @@
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_replay_reader.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
+#include "flowgate/obs/prometheus.hpp"
 #include "flowgate/realtime/hub.hpp"
 #include "flowgate/realtime/topic.hpp"
 #include "flowgate/realtime/ws_server.hpp"
@@ -28,6 +29,7 @@
 #include "flowgate/thingspeak/http_client.hpp"
 #include "ingest.hpp"
 #include "redis_feed.hpp"
+#include "systemd_notify.hpp"
 
 namespace flowgate::app {
 namespace {
@@ -48,6 +50,47 @@ std::string instance_id() {
     char host[256] = "host";
     ::gethostname(host, sizeof host - 1);
     return std::string{host} + ":" + std::to_string(::getpid()) + ":" + std::to_string(std::random_device{}() % 1'000'000);
+}
+
+std::string metrics_text(const sources::ThingSpeakSource::Stats& poll, const storage::PgWriter::Stats& store,
+                         const bus::RedisPublisher::Stats& publish, const realtime::WsServerStats& ws,
+                         const Ingest::Stats& ingest, const std::string& host, bool database_up) {
+    obs::PrometheusText m;
+    const auto n = [](auto v) { return static_cast<double>(v); };
+    m.counter("flowgate_polls_total", "Polls of ThingSpeak channels, by outcome.", n(poll.polls - poll.failed_polls),
+              {{"outcome", "ok"}});
+    m.counter("flowgate_polls_total", "Polls of ThingSpeak channels, by outcome.", n(poll.failed_polls), {{"outcome", "failed"}});
+    m.counter("flowgate_polls_delayed_by_budget_total", "Times a due device waited for its key's budget.",
+              n(poll.delayed_by_budget));
+    m.counter("flowgate_entries_read_total", "Channel entries read.", n(poll.entries));
+    m.counter("flowgate_readings_stored_total", "Entries stored with at least one new reading.", n(store.entries_stored));
+    m.counter("flowgate_errors_total", "Rows of telemetry_errors, by stage.", n(poll.errors), {{"stage", "source"}});
+    m.counter("flowgate_errors_total", "Rows of telemetry_errors, by stage.", n(store.items_rejected), {{"stage", "storage"}});
+    m.counter("flowgate_entries_deferred_total", "Entries not queued for storage (queue full), read again later.",
+              n(ingest.rejected));
+    m.counter("flowgate_alerts_opened_total", "Alerts opened.", n(ingest.alerts_opened));
+    m.counter("flowgate_published_messages_total", "Messages acknowledged by Redis.", n(publish.published));
+    m.counter("flowgate_publish_failures_total", "Messages Redis answered with an error.", n(publish.failed));
+    m.counter("flowgate_ws_deliveries_total", "Messages written to WebSocket clients.", n(ws.messages_sent));
+    m.counter("flowgate_ws_sessions_total", "WebSocket upgrades accepted.", n(ws.sessions_total));
+    m.counter("flowgate_ws_refused_upgrades_total", "Stream requests refused before the upgrade.", n(ws.refused_upgrades));
+    m.counter("flowgate_ws_slow_consumer_closes_total", "Sessions closed with 4008 (send queue full).",
+              n(ws.slow_consumer_closes));
+    m.counter("flowgate_ws_token_expiry_closes_total", "Sessions closed with 4001 (token expired).", n(ws.token_expiry_closes));
+    m.counter("flowgate_ws_compressions_total", "Messages compressed (once each, for every session).", n(ws.compressions));
+    m.gauge("flowgate_devices", "Devices polled.", n(poll.devices));
+    m.gauge("flowgate_polls_due", "Devices due and waiting (budget, breaker or a free slot).", n(poll.polls_due));
+    m.gauge("flowgate_polls_in_flight", "Polls in flight.", n(poll.polls_in_flight));
+    m.gauge("flowgate_devices_backing_off", "Devices retried with back-off.", n(poll.backing_off));
+    m.gauge("flowgate_breaker_state", "Circuit breaker of a ThingSpeak host: 0 closed, 1 half-open, 2 open.",
+            poll.breaker == resilience::BreakerState::closed ? 0 : poll.breaker == resilience::BreakerState::half_open ? 1 : 2,
+            {{"host", host}});
+    m.gauge("flowgate_budget_shared", "1 while the keys' budgets are shared through Redis.", poll.budget_shared ? 1 : 0);
+    m.gauge("flowgate_storage_queue_depth", "Items waiting for PostgreSQL.", n(store.queue_depth));
+    m.gauge("flowgate_database_up", "1 while PostgreSQL is reachable.", database_up ? 1 : 0);
+    m.gauge("flowgate_publish_queue_depth", "Messages waiting for Redis.", n(publish.queued + publish.in_flight));
+    m.gauge("flowgate_ws_sessions", "WebSocket sessions open.", n(ws.sessions_open));
+    return m.text();
 }
 
 } // namespace
@@ -142,11 +185,6 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     for (const auto& device : source.devices()) ingest.track(device);
     ingest.set_rules(std::move(rules));
     ingest.restore(open_alerts);
-    ws.set_health_body([&] {
-        return std::string{R"({"status":"ok","devices":)"} + std::to_string(source.stats().devices) +
-               R"(,"redis":)" + (publisher.connected() ? "true" : "false") + R"(,"database":)" +
-               (writer.stats().connected ? "true" : "false") + "}";
-    });
     // Registry changes in PostgreSQL reach the poller, the health tracking and the stream
     // routes on the loop, within a second or so, on every instance.
     const auto registry_log = log.with_component("registry");
@@ -164,6 +202,42 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
             }
         });
     }};
+    // /healthz: the process and its loop answer. /readyz: it can do its work (the answer
+    // itself shows the listener is) — 503 naming what is down. /metrics: Prometheus.
+    ws.set_page("/healthz", [&] {
+        return realtime::WsServer::Page{200, "application/json",
+                                        R"({"status":"ok","devices":)" + std::to_string(source.stats().devices) + "}"};
+    });
+    // PostgreSQL is up while the registry watcher holds its connection and the writer is not
+    // failing (it learns of an outage only when it writes).
+    const auto database_up = [&] {
+        const auto w = writer.stats();
+        return watcher.listening() && (w.connected || w.retries == 0);
+    };
+    // What is not up, as a JSON array of names; empty when ready.
+    const auto not_ready = [&] {
+        std::string down;
+        const std::pair<const char*, bool> parts[] = {{"database", database_up()},
+                                                      {"redis", publisher.connected() && subscriber.connected()},
+                                                      {"registry", watcher.listening()}};
+        for (const auto& [name, up] : parts) {
+            if (!up) down += std::string{down.empty() ? "\"" : ",\""} + name + "\"";
+        }
+        return down;
+    };
+    ws.set_page("/readyz", [&] {
+        const auto down = not_ready();
+        const auto up = [&](const char* name) { return down.find(name) == std::string::npos ? "true" : "false"; };
+        const auto body = std::string{R"({"database":)"} + up("database") + R"(,"redis":)" + up("redis") +
+                          R"(,"registry":)" + up("registry") + R"(,"down":[)" + down + R"(],"status":")" +
+                          (down.empty() ? "ready" : "unavailable") + "\"}";
+        return realtime::WsServer::Page{down.empty() ? 200u : 503u, "application/json", body};
+    });
+    ws.set_page("/metrics", [&] {
+        return realtime::WsServer::Page{200, std::string{obs::PrometheusText::content_type},
+                                        metrics_text(source.stats(), writer.stats(), publisher.stats(), ws.stats(),
+                                                     ingest.stats(), client.host(), database_up())};
+    });
     publisher.start();
     budget.start();
     subscriber.start();
@@ -188,6 +262,33 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         });
     };
     check_health();
+
+    // Under systemd (Type=notify): READY=1 once PostgreSQL, Redis and the registry are up
+    // (the listener already is), WATCHDOG=1 from this loop, so that a stuck loop is
+    // restarted, STATUS= with the progress figures, and STOPPING=1.
+    const SystemdNotifier systemd;
+    asio::steady_timer ready_timer{ioc};
+    std::function<void()> await_ready = [&] {
+        if (const auto down = not_ready(); !down.empty()) {
+            ready_timer.expires_after(std::chrono::milliseconds{200});
+            ready_timer.async_wait([&](const boost::system::error_code& ec) {
+                if (!ec) await_ready();
+            });
+            return;
+        }
+        log.info("ready", {{"devices", source.stats().devices}, {"systemd", systemd.enabled()}});
+        systemd.notify("READY=1\nSTATUS=ready, polling " + std::to_string(source.stats().devices) + " devices");
+    };
+    await_ready();
+    asio::steady_timer watchdog{ioc};
+    std::function<void()> pet_watchdog = [&] {
+        systemd.notify("WATCHDOG=1");
+        watchdog.expires_after(*systemd.watchdog_interval());
+        watchdog.async_wait([&](const boost::system::error_code& ec) {
+            if (!ec) pet_watchdog();
+        });
+    };
+    if (systemd.watchdog_interval()) pet_watchdog();
 
     // A line a minute, so an operator tailing the log sees progress without debug logging.
     asio::steady_timer progress{ioc};
@@ -219,6 +320,9 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
                                   {"ws_slow_consumer_closes", c.slow_consumer_closes},
                                   {"ws_recovered", c.recovered},
                                   {"ws_not_recovered", c.not_recovered}});
+            systemd.notify("STATUS=" + std::to_string(s.devices) + " devices, " + std::to_string(s.polls) + " polls, " +
+                           std::to_string(w.entries_stored) + " entries stored, " + std::to_string(c.sessions_open) +
+                           " WebSocket sessions");
             report();
         });
     };
@@ -252,6 +356,9 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         log.info("stopping", {{"signal", signal}});
+        systemd.notify("STOPPING=1");
+        ready_timer.cancel();
+        watchdog.cancel();
         watcher.stop();
         progress.cancel();
         health_timer.cancel();

@@ -77,7 +77,9 @@ Route error_route(unsigned status, std::string_view error) {
 
 RequestRouter::RequestRouter(TopicCommunity topic_community, WsServerOptions::Access access,
                              WsServerOptions::Deflate deflate)
-    : topic_community_{std::move(topic_community)}, access_{std::move(access)}, deflate_{deflate} {}
+    : topic_community_{std::move(topic_community)}, access_{std::move(access)}, deflate_{deflate} {
+    pages_["/healthz"] = [] { return WsServer::Page{200, "application/json", R"({"status":"ok"})"}; };
+}
 
 bool RequestRouter::origin_allowed(const Request& request) const {
     if (!request.origin) return access_.allow_missing_origin;
@@ -100,10 +102,13 @@ Route RequestRouter::route(const Request& request, std::chrono::system_clock::ti
     auto query = path_end == std::string_view::npos || target[path_end] != '?' ? std::string_view{}
                                                                                : target.substr(path_end + 1);
     query = query.substr(0, query.find('#'));
-    if (path == "/healthz") {
+    if (const auto page = pages_.find(path); page != pages_.end()) {
         if (method != "GET" && method != "HEAD") return method_not_allowed("GET, HEAD");
+        auto answer = page->second();
         Route route;
-        route.body = health_body_ ? health_body_() : std::string{R"({"status":"ok"})"};
+        route.status = answer.status;
+        route.content_type = std::move(answer.content_type);
+        route.body = std::move(answer.body);
         return route;
     }
     if (path.starts_with(stream_prefix)) return route_stream(request, path, query, now);

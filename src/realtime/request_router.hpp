@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,7 +39,8 @@ struct Route {
     unsigned status = 200;
     /// Besides Content-Type; for an upgrade, those of the 101 (subprotocol, extensions).
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;  ///< JSON
+    std::string body;  ///< JSON, unless content_type says otherwise
+    std::string content_type = "application/json";
     std::string topic;
     /// `?since=<seq>&epoch=<e>`: where the client's last session stopped.
     std::optional<StreamCursor::Resume> resume;
@@ -50,7 +53,8 @@ struct Route {
 /// A JSON error answer: `{"error": …}` with `status`.
 Route error_route(unsigned status, std::string_view error);
 
-/// Decides, without I/O, how a request is answered: /healthz, and the two stream paths,
+/// Decides, without I/O, how a request is answered: the server's pages (/healthz, and those
+/// set with set_page), and the two stream paths,
 /// checked before any upgrade in this order — path shape (404), method (405), Origin (403),
 /// token (401), existence (404: only after the token, so that ids of other tenants cannot be
 /// probed), tenancy (403), `since`/`epoch` (400), upgrade headers (426), subprotocol (400);
@@ -59,7 +63,7 @@ class RequestRouter {
 public:
     RequestRouter(TopicCommunity topic_community, WsServerOptions::Access access, WsServerOptions::Deflate deflate);
 
-    void set_health_body(WsServer::HealthBody health_body) { health_body_ = std::move(health_body); }
+    void set_page(std::string path, WsServer::PageHandler handler) { pages_[std::move(path)] = std::move(handler); }
 
     Route route(const Request& request, std::chrono::system_clock::time_point now) const;
 
@@ -71,7 +75,7 @@ private:
     TopicCommunity topic_community_;
     WsServerOptions::Access access_;
     WsServerOptions::Deflate deflate_;
-    WsServer::HealthBody health_body_;
+    std::map<std::string, WsServer::PageHandler, std::less<>> pages_;
 };
 
 } // namespace flowgate::realtime

@@ -90,7 +90,7 @@ void WsServer::stop(std::function<void()> on_closed) {
     for (const auto& session : sessions) session->shutdown();
 }
 
-void WsServer::set_health_body(HealthBody health_body) { state_->router.set_health_body(std::move(health_body)); }
+void WsServer::set_page(std::string path, PageHandler handler) { state_->router.set_page(std::move(path), std::move(handler)); }
 
 WsServerStats WsServer::stats() const {
     WsServerStats stats;

@@ -69,7 +69,7 @@ asio::awaitable<beast::error_code> write_response(beast::tcp_stream& stream, con
                                                   bool keep_alive, bool head) {
     http::response<http::string_body> res{static_cast<http::status>(route.status), version};
     res.set(http::field::server, server_name);
-    res.set(http::field::content_type, "application/json");
+    res.set(http::field::content_type, route.content_type);
     for (const auto& [name, value] : route.headers) res.set(name, value);
     res.keep_alive(keep_alive);
     if (head) {

@@ -54,6 +54,7 @@ struct RegistryWatcher::Impl {
                 std::set<DeviceId> ids;
                 bool all = true; // whatever changed while not listening
                 Collector collector{connection, ids, all};
+                listening = true;
                 if (warned) log.info("registry watcher reconnected to PostgreSQL: reloading every node");
                 warned = false;
                 std::optional<Clock::time_point> first;
@@ -71,6 +72,7 @@ struct RegistryWatcher::Impl {
                     first.reset();
                 }
             } catch (const std::exception& e) {
+                listening = false;
                 if (!warned) {
                     log.warn("registry watcher cannot reach PostgreSQL: registry changes apply once it is back",
                              {{"error", obs::redact_secrets(storage::detail::pg_message(e))}});
@@ -108,6 +110,7 @@ struct RegistryWatcher::Impl {
     Handler on_update;
     milliseconds settle;
     std::atomic<bool> stopping{false};
+    std::atomic<bool> listening{false};
     std::mutex stop_mutex;
     std::condition_variable stop_wake;
     std::jthread thread;
@@ -117,6 +120,8 @@ RegistryWatcher::RegistryWatcher(std::string url, obs::Logger log, Handler on_up
     : impl_{std::make_unique<Impl>(std::move(url), std::move(log), std::move(on_update), settle)} {}
 
 RegistryWatcher::~RegistryWatcher() { stop(); }
+
+bool RegistryWatcher::listening() const { return impl_->listening.load(); }
 
 void RegistryWatcher::stop() {
     {

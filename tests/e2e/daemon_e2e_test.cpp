@@ -16,7 +16,11 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "child_process.hpp"
 #include "flowgate/core/time_format.hpp"
@@ -145,12 +149,14 @@ protected:
     void start_daemon() { daemon_ = start_instance(port_); }
 
     /// Another daemon process of this installation; `port` gets its HTTP port.
-    std::unique_ptr<ChildProcess> start_instance(unsigned short& port) {
+    std::unique_ptr<ChildProcess> start_instance(unsigned short& port, const std::map<std::string, std::string>& more_env = {}) {
         const auto run = std::to_string(++daemon_runs_);
         const auto port_file = dir_.path() / ("daemon" + run + ".port");
+        auto environment = env();
+        environment.insert(more_env.begin(), more_env.end());
         auto daemon = std::make_unique<ChildProcess>(
             FLOWGATE_BINARY, std::vector<std::string>{"run", "--config", path("flowgate.toml"), "--port-file", port_file.string()},
-            dir_.path() / ("daemon" + run + ".log"), env());
+            dir_.path() / ("daemon" + run + ".log"), environment);
         port = flowgate::test::wait_for_port_file(port_file, 20s);
         return daemon;
     }
@@ -989,9 +995,19 @@ TEST_F(Flowgate, DashboardsStayLiveWhilePostgresqlIsDownAndTheStoreCatchesUp) {
     auto client = watch("community/1/updates", "community.out", 0, 120);
     ASSERT_TRUE(eventually([&] { return entries_of(json_lines(client->output())).size() >= 8; }, 20s));
 
+    const auto ready = [&] {
+        const auto res = HttpClient("127.0.0.1", port_).get("/readyz");
+        return std::to_string(res.status) + " " + json::parse(res.body)["down"].dump();
+    };
+    EXPECT_EQ(ready(), "200 []");
+    const auto outage_start = std::chrono::steady_clock::now();
     set_database_reachable(false);
     const auto before = entries_of(json_lines(client->output()));
-    std::this_thread::sleep_for(30s);
+    // Not ready while PostgreSQL is out of reach (which part, said), alive all the same.
+    EXPECT_TRUE(eventually([&] { return ready() == R"(503 ["database","registry"])"; }, 20s)) << ready();
+    const auto not_ready_after = std::chrono::steady_clock::now() - outage_start;
+    EXPECT_EQ(HttpClient("127.0.0.1", port_).get("/healthz").status, 200u);
+    std::this_thread::sleep_until(outage_start + 30s);
     const auto during_lines = json_lines(client->output());
     const auto during = entries_of(during_lines);
     std::set<int> live_nodes;
@@ -1001,6 +1017,12 @@ TEST_F(Flowgate, DashboardsStayLiveWhilePostgresqlIsDownAndTheStoreCatchesUp) {
     EXPECT_EQ(live_nodes.size(), 8u) << "nodes with new entries streamed while PostgreSQL was down";
     EXPECT_NE(daemon_->output().find("pg-writer"), std::string::npos);
     set_database_reachable(true);
+    const auto restored = std::chrono::steady_clock::now();
+    EXPECT_TRUE(eventually([&] { return ready() == "200 []"; }, 20s)) << ready();
+    std::cout << "/readyz: 503 " << std::chrono::duration_cast<std::chrono::milliseconds>(not_ready_after).count()
+              << " ms after PostgreSQL went away, 200 again "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - restored).count()
+              << " ms after it came back\n";
 
     // Everything streamed gets stored, once; nothing is stored that was not streamed.
     std::set<std::pair<int, std::int64_t>> streamed;
@@ -1031,6 +1053,92 @@ TEST_F(Flowgate, DashboardsStayLiveWhilePostgresqlIsDownAndTheStoreCatchesUp) {
     }
     std::cout << "PostgreSQL outage 30 s: " << (during.size() - before.size()) << " entries streamed during it, "
               << streamed.size() << " streamed in all, all stored once\n";
+}
+
+// Under systemd (Type=notify), with a real NOTIFY_SOCKET listener as systemd has: READY=1
+// only once the daemon can serve, WATCHDOG=1 from its loop, STOPPING=1 on SIGTERM.
+TEST_F(Flowgate, TellsSystemdWhenItIsReadyPetsTheWatchdogAndSaysWhenItStops) {
+    const auto socket_path = (dir_.path() / "notify.sock").string();
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    const timeval second{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
+    struct Datagram {
+        std::string text;
+        std::chrono::steady_clock::time_point at;
+    };
+    // The next datagram containing `what`, within `timeout`; the others are kept in `seen`.
+    std::vector<Datagram> seen;
+    const auto next = [&](std::string_view what, std::chrono::seconds timeout) -> std::optional<std::string> {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            char buffer[4096];
+            const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+            if (n <= 0) continue;
+            seen.push_back({std::string(buffer, static_cast<std::size_t>(n)), std::chrono::steady_clock::now()});
+            if (seen.back().text.find(what) != std::string::npos) return seen.back().text;
+        }
+        return std::nullopt;
+    };
+
+    daemon_ = start_instance(port_, {{"NOTIFY_SOCKET", socket_path}, {"WATCHDOG_USEC", "1000000"}});
+    const auto ready = next("READY=1", 30s);
+    ASSERT_TRUE(ready) << "no READY=1";
+    EXPECT_NE(ready->find("STATUS=ready, polling 8 devices"), std::string::npos) << *ready;
+    // Ready means ready: the listener, PostgreSQL, Redis and the registry are up.
+    EXPECT_EQ(HttpClient("127.0.0.1", port_).get("/readyz").status, 200u);
+    for (const auto& d : seen) EXPECT_EQ(d.text.find("STOPPING"), std::string::npos);
+
+    // WATCHDOG=1 every half WatchdogSec (500 ms here).
+    const auto watch_start = std::chrono::steady_clock::now();
+    std::size_t pets = 0;
+    while (std::chrono::steady_clock::now() - watch_start < 3s) {
+        if (next("WATCHDOG=1", 2s)) ++pets;
+    }
+    EXPECT_GE(pets, 4u);
+    EXPECT_LE(pets, 8u);
+
+    daemon_->stop(SIGTERM, 0ms);  // does not wait: the exit is awaited below
+    EXPECT_TRUE(next("STOPPING=1", 10s)) << "no STOPPING=1";
+    EXPECT_EQ(daemon_->wait(30s), 0);
+    ::close(fd);
+}
+
+// /metrics in the Prometheus text format, and its figures move as the daemon works.
+TEST_F(Flowgate, MetricsAreScrapedInThePrometheusFormatAndMove) {
+    start_daemon();
+    const auto scrape = [&] {
+        const auto res = HttpClient("127.0.0.1", port_).get("/metrics");
+        EXPECT_EQ(res.status, 200u);
+        EXPECT_EQ(res.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+        std::map<std::string, double> values;
+        std::istringstream lines{res.body};
+        for (std::string line; std::getline(lines, line);) {
+            if (line.empty() || line.starts_with('#')) continue;
+            const auto space = line.rfind(' ');
+            values[line.substr(0, space)] = std::stod(line.substr(space + 1));
+        }
+        return values;
+    };
+    auto client = watch("community/1/updates", "metrics.out", 0, 60, {"--count", "20"});
+    ASSERT_EQ(client->wait(60s), 0) << client->output();
+    const auto first = scrape();
+    std::this_thread::sleep_for(std::chrono::seconds{2 * poll_interval_s + 1});
+    const auto second = scrape();
+    for (const auto* name : {R"(flowgate_polls_total{outcome="ok"})", "flowgate_readings_stored_total",
+                             "flowgate_published_messages_total", "flowgate_entries_read_total"}) {
+        ASSERT_TRUE(first.contains(name) && second.contains(name)) << name;
+        EXPECT_GT(second.at(name), first.at(name)) << name << " did not move";
+    }
+    EXPECT_GE(first.at("flowgate_ws_deliveries_total"), 20) << "ws-cat's 20 messages";
+    EXPECT_EQ(first.at("flowgate_devices"), 8);
+    EXPECT_EQ(second.at("flowgate_database_up"), 1);
+    EXPECT_EQ(second.at("flowgate_breaker_state{host=\"127.0.0.1:" + std::to_string(sim_port_) + "\"}"), 0);
+    EXPECT_EQ(second.at("flowgate_ws_sessions"), 0) << "ws-cat has gone";
 }
 
 // Two instances on one Redis poll the same devices: the publisher's dedupe makes each entry one

@@ -105,8 +105,13 @@ struct WsServerStats {
 /// every member is called on that thread (or before it runs), except stats().
 class WsServer {
 public:
-    /// Returns the JSON body of `GET /healthz`; the default answers `{"status":"ok"}`.
-    using HealthBody = std::function<std::string()>;
+    /// The answer to a GET of one of the server's own pages.
+    struct Page {
+        unsigned status = 200;
+        std::string content_type = "application/json";
+        std::string body;
+    };
+    using PageHandler = std::function<Page()>;
 
     WsServer(boost::asio::io_context& ioc, Hub& hub, TopicCommunity topic_community, obs::Logger log,
              WsServerOptions options = {});
@@ -128,8 +133,10 @@ public:
     /// does nothing (and does not call its `on_closed`).
     void stop(std::function<void()> on_closed = {});
 
-    /// Replaces the body of `GET /healthz`, e.g. to add the daemon's own checks.
-    void set_health_body(HealthBody health_body);
+    /// Serves GET (and HEAD) of `path` — "/readyz", "/metrics" — from `handler`, called on
+    /// the loop; replaces an earlier handler of that path. "/healthz" answers
+    /// `{"status":"ok"}` until replaced.
+    void set_page(std::string path, PageHandler handler);
 
     WsServerStats stats() const;
 

@@ -48,6 +48,10 @@ public:
     /// Ends the thread (within about 100 ms); no call of the handler starts after it returns.
     void stop();
 
+    /// Whether it is listening for changes now (false while PostgreSQL is out of reach).
+    /// From any thread.
+    bool listening() const;
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -82,7 +82,9 @@ TEST_F(WsServerTest, HealthzAnswersJsonAndTakesTheDaemonsBody) {
     EXPECT_EQ(res.headers["content-type"], "application/json");
     EXPECT_EQ(json::parse(res.body), json::parse(R"({"status":"ok"})"));
 
-    on_loop([this] { server_->set_health_body([] { return std::string{R"({"status":"ok","sessions":0})"}; }); });
+    on_loop([this] {
+        server_->set_page("/healthz", [] { return flowgate::realtime::WsServer::Page{200, "application/json", R"({"status":"ok","sessions":0})"}; });
+    });
     auto again = http.get("/healthz");  // same keep-alive connection
     EXPECT_EQ(json::parse(again.body)["sessions"], 0);
 }

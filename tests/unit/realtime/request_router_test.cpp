@@ -171,8 +171,14 @@ TEST_F(RequestRouterTest, HealthzIsJsonAndCanBeExtended) {
     EXPECT_EQ(route.status, 200u);
     EXPECT_EQ(json::parse(route.body), json::parse(R"({"status":"ok"})"));
 
-    router_.set_health_body([] { return std::string{R"({"status":"ok","redis":"up"})"}; });
+    router_.set_page("/healthz", [] { return flowgate::realtime::WsServer::Page{200, "application/json", R"({"status":"ok","redis":"up"})"}; });
     EXPECT_EQ(json::parse(get("/healthz", false).body)["redis"], "up");
+    router_.set_page("/metrics", [] { return flowgate::realtime::WsServer::Page{503, "text/plain; version=0.0.4", "x 1\n"}; });
+    const auto metrics = get("/metrics", false);
+    EXPECT_EQ(metrics.status, 503u);
+    EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4");
+    EXPECT_EQ(metrics.body, "x 1\n");
+    EXPECT_EQ(this->route(request("POST", "/metrics", false)).status, 405u);
 }
 
 TEST_F(RequestRouterTest, OtherPathsAre404WithValidJsonEvenForOddPaths) {
