@@ -93,9 +93,32 @@ std::string metrics_text(const sources::ThingSpeakSource::Stats& poll, const sto
     return m.text();
 }
 
+/// The sections that differ between `before` and `after` in what applies only at start-up.
+std::string needing_restart(const config::Config& before, const config::Config& after) {
+    auto ts_before = before.thingspeak, ts_after = after.thingspeak;
+    for (auto* ts : {&ts_before, &ts_after}) {
+        // What a reload applies.
+        ts->budget_per_minute = 0;
+        ts->budget_burst = 0;
+        ts->key_budgets.clear();
+    }
+    std::string out;
+    const std::pair<const char*, bool> sections[] = {{"log.format", before.log.format != after.log.format},
+                                                     {"database", before.database != after.database},
+                                                     {"redis", before.redis != after.redis},
+                                                     {"thingspeak", ts_before != ts_after},
+                                                     {"http", before.http != after.http},
+                                                     {"auth", before.auth != after.auth}};
+    for (const auto& [name, changed] : sections) {
+        if (changed) out += (out.empty() ? "" : ",") + std::string{name};
+    }
+    return out;
+}
+
 } // namespace
 
-int run_daemon(const config::Config& config, const std::string& port_file, const obs::Logger& log) {
+int run_daemon(const config::Config& config, const std::string& config_file, const std::string& port_file,
+               const obs::Logger& log) {
     auto ws_options = realtime::WsServerOptions::from(config.http);
     try {
         if (config.auth.mode == config::AuthMode::token) {
@@ -188,6 +211,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     // Registry changes in PostgreSQL reach the poller, the health tracking and the stream
     // routes on the loop, within a second or so, on every instance.
     const auto registry_log = log.with_component("registry");
+    bool reload_requested = false; // by SIGHUP: the next whole reload is logged even if nothing changed
     registry::RegistryWatcher watcher{config.database.url, registry_log, [&](registry::RegistryUpdate update) {
         asio::post(ioc, [&, update = std::move(update)] {
             topology = update.topology;
@@ -195,7 +219,8 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
             for (const auto& device : applied.tracked) ingest.track(device);
             for (const auto id : applied.removed) ingest.untrack(id);
             ingest.set_rules(update.rules);
-            if (!applied.tracked.empty() || !applied.removed.empty()) {
+            const bool requested = std::exchange(reload_requested, reload_requested && !update.all);
+            if (requested || !applied.tracked.empty() || !applied.removed.empty()) {
                 registry_log.info("registry reloaded", {{"devices_changed", applied.tracked.size()},
                                                         {"devices_removed", applied.removed.size()},
                                                         {"devices", source.stats().devices}});
@@ -328,6 +353,38 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
     };
     report();
 
+    // SIGHUP: the log level and the budgets from the file again, and the whole registry.
+    // Clients, polls in flight and cursors are untouched; a file that does not load changes
+    // nothing.
+    asio::signal_set hangup{ioc, SIGHUP};
+    config::Config current = config;
+    std::function<void()> await_hangup = [&] {
+        hangup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            systemd.notify("RELOADING=1");
+            try {
+                auto next = config::load_config_file(config_file, config::process_environment());
+                const auto restart = needing_restart(current, next);
+                const auto budgets = sources::ThingSpeakSourceOptions::from(next.thingspeak, client.host());
+                log.info("configuration reloaded", {{"file", config_file},
+                                                   {"log_level", obs::level_name(next.log.level)},
+                                                   {"budget_per_minute", next.thingspeak.budget_per_minute},
+                                                   {"key_budgets", next.thingspeak.key_budgets.size()}});
+                if (!restart.empty()) log.warn("changed settings apply only after a restart", {{"sections", restart}});
+                log.set_level(next.log.level);
+                source.set_budgets(budgets.budget, budgets.key_budgets);
+                current = std::move(next);
+                reload_requested = true;
+                watcher.reload_all();
+            } catch (const config::ConfigError& e) {
+                log.error("configuration not reloaded; the running one stays", {{"file", config_file}, {"error", e.what()}});
+            }
+            systemd.notify("READY=1");
+            await_hangup();
+        });
+    };
+    await_hangup();
+
     asio::signal_set signals{ioc, SIGINT, SIGTERM};
     asio::steady_timer drain{ioc};
     std::chrono::steady_clock::time_point drain_deadline;
@@ -357,6 +414,7 @@ int run_daemon(const config::Config& config, const std::string& port_file, const
         if (ec) return;
         log.info("stopping", {{"signal", signal}});
         systemd.notify("STOPPING=1");
+        hangup.cancel();
         ready_timer.cancel();
         watchdog.cancel();
         watcher.stop();

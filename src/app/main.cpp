@@ -104,7 +104,7 @@ int run_command(std::span<char*> operands) {
     if (file.empty()) return usage_error("run needs --config FILE");
     const auto config = load(file);
     if (!config) return exit_usage;
-    return flowgate::app::run_daemon(*config, port_file, make_logger(*config, "daemon"));
+    return flowgate::app::run_daemon(*config, file, port_file, make_logger(*config, "daemon"));
 }
 
 int migrate_command(std::span<char*> operands) {

@@ -31,11 +31,6 @@ spdlog::level::level_enum to_spdlog(LogLevel level) {
     return spdlog::level::off;
 }
 
-std::string_view level_name(LogLevel level) {
-    constexpr std::array<std::string_view, 6> names{"trace", "debug", "info", "warn", "error", "off"};
-    return names[static_cast<std::size_t>(level)];
-}
-
 bool ends_with_secret_word(std::string_view key) {
     for (std::string_view word : {"key", "token", "secret", "password"}) {
         if (key.size() >= word.size() && key.substr(key.size() - word.size()) == word) return true;
@@ -134,6 +129,11 @@ std::size_t secret_end(std::string_view text, std::size_t pos, std::string_view 
 
 } // namespace
 
+std::string_view level_name(LogLevel level) {
+    constexpr std::array<std::string_view, 6> names{"trace", "debug", "info", "warn", "error", "off"};
+    return names[static_cast<std::size_t>(level)];
+}
+
 Logger::Logger(std::shared_ptr<spdlog::logger> backend, LogFormat format, std::string component)
     : backend_{std::move(backend)}, format_{format}, component_{std::move(component)} {}
 
@@ -144,6 +144,8 @@ Logger Logger::with_component(std::string component) const {
 bool Logger::enabled(LogLevel level) const {
     return level != LogLevel::off && backend_->should_log(to_spdlog(level));
 }
+
+void Logger::set_level(LogLevel level) const { backend_->set_level(to_spdlog(level)); }
 
 void Logger::log(LogLevel level, std::string_view msg, LogFields fields) const {
     if (!enabled(level)) return;

@@ -60,6 +60,7 @@ struct RegistryWatcher::Impl {
                 std::optional<Clock::time_point> first;
                 while (!stopping) {
                     connection.await_notification(0, 100'000);
+                    if (reload_requested.exchange(false)) all = true;
                     if (!all && ids.empty()) continue;
                     if (!first) first = Clock::now();
                     if (Clock::now() - *first < settle) continue;
@@ -111,6 +112,7 @@ struct RegistryWatcher::Impl {
     milliseconds settle;
     std::atomic<bool> stopping{false};
     std::atomic<bool> listening{false};
+    std::atomic<bool> reload_requested{false};
     std::mutex stop_mutex;
     std::condition_variable stop_wake;
     std::jthread thread;
@@ -120,6 +122,8 @@ RegistryWatcher::RegistryWatcher(std::string url, obs::Logger log, Handler on_up
     : impl_{std::make_unique<Impl>(std::move(url), std::move(log), std::move(on_update), settle)} {}
 
 RegistryWatcher::~RegistryWatcher() { stop(); }
+
+void RegistryWatcher::reload_all() { impl_->reload_requested = true; }
 
 bool RegistryWatcher::listening() const { return impl_->listening.load(); }
 

@@ -5,12 +5,28 @@
 
 namespace flowgate::resilience {
 
-TokenBucket::TokenBucket(TokenBucketOptions options, Time now)
-    : options_{options}, rate_{options.rate}, tokens_{options.burst}, updated_{now} {
-    if (!(options_.rate > 0) || !(options_.burst >= 1) || !(options_.min_rate > 0)) {
+namespace {
+
+TokenBucketOptions checked(TokenBucketOptions options) {
+    if (!(options.rate > 0) || !(options.burst >= 1) || !(options.min_rate > 0)) {
         throw std::invalid_argument{"token bucket needs rate > 0, burst >= 1 and min_rate > 0"};
     }
-    options_.min_rate = std::min(options_.min_rate, options_.rate);
+    options.min_rate = std::min(options.min_rate, options.rate);
+    return options;
+}
+
+} // namespace
+
+TokenBucket::TokenBucket(TokenBucketOptions options, Time now)
+    : options_{checked(options)}, rate_{options_.rate}, tokens_{options_.burst}, updated_{now} {}
+
+void TokenBucket::set_limits(TokenBucketOptions options, Time now) {
+    options = checked(options);
+    refill(now);
+    const bool was_tightened = tightened();
+    options_ = options;
+    rate_ = was_tightened ? std::clamp(rate_, options_.min_rate, options_.rate) : options_.rate;
+    tokens_ = std::min(burst_share(), tokens_);
 }
 
 double TokenBucket::burst_share() const { return std::max(1.0, options_.burst * share_); }

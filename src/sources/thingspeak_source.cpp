@@ -149,11 +149,16 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
         auto it = budgets.find(name);
         if (it == budgets.end()) {
             auto id = key_id(key, options.host);
-            const auto own = options.key_budgets.find(id);
-            const auto& limits = own == options.key_budgets.end() ? options.budget : own->second;
+            const auto& limits = limits_of(id);
             it = budgets.emplace(name, Budget{std::move(id), {limits, SteadyClock::now()}}).first;
         }
         return it->second;
+    }
+
+    /// The configured limits of the key named `id`.
+    const resilience::TokenBucketOptions& limits_of(const std::string& id) const {
+        const auto own = options.key_budgets.find(id);
+        return own == options.key_budgets.end() ? options.budget : own->second;
     }
 
     /// Sends every poll that is due and allowed, then sleeps until something can change.
@@ -567,6 +572,23 @@ void ThingSpeakSource::start() {
 void ThingSpeakSource::stop() {
     impl_->stopped = true;
     impl_->timer.cancel();
+}
+
+void ThingSpeakSource::set_budgets(resilience::TokenBucketOptions budget,
+                                   std::map<std::string, resilience::TokenBucketOptions> key_budgets) {
+    auto& impl = *impl_;
+    impl.options.budget = budget;
+    impl.options.key_budgets = std::move(key_budgets);
+    const auto now = SteadyClock::now();
+    for (auto& [name, b] : impl.budgets) {
+        const auto& limits = impl.limits_of(b.id);
+        if (limits.rate == b.bucket.configured_rate() && limits.burst == b.bucket.burst()) continue;
+        b.bucket.set_limits(limits, now);
+        b.retry_at = {};
+        impl.log.info("budget changed", {{"key", b.id}, {"per_minute", limits.rate * 60}, {"burst", limits.burst}});
+    }
+    // Devices waiting for a token may get one sooner now.
+    impl.pump();
 }
 
 ThingSpeakSource::Stats ThingSpeakSource::stats() const {

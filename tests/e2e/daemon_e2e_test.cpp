@@ -1141,6 +1141,65 @@ TEST_F(Flowgate, MetricsAreScrapedInThePrometheusFormatAndMove) {
     EXPECT_EQ(second.at("flowgate_ws_sessions"), 0) << "ws-cat has gone";
 }
 
+// SIGHUP while a dashboard is connected: a file that does not load changes nothing; a good
+// one applies its log level and budgets at once, says which other changes wait for a
+// restart, and reloads the registry (here a change made without its triggers) — and the
+// dashboard's stream goes on.
+TEST_F(Flowgate, SighupReloadsLogLevelBudgetsAndRegistryWithoutDroppingClients) {
+    start_daemon();
+    auto client = watch("community/1/updates", "hup.out", 0, 120);
+    ASSERT_TRUE(eventually([&] { return query("SELECT count(DISTINCT device_id) FROM telemetry_readings")[0][0].as<int>() == 8; },
+                           20s));
+    const auto requests_in = [&](std::chrono::seconds window) {
+        sim_requests();
+        std::this_thread::sleep_for(window);
+        return sim_requests()["total"]["requests"].get<long>();
+    };
+    const auto before = requests_in(6s);
+    const auto log_has = [&](const std::string& text) { return daemon_->output().find(text) != std::string::npos; };
+    const auto toml = path("flowgate.toml");
+    const std::string original{std::istreambuf_iterator<char>{std::ifstream{toml}.rdbuf()}, {}};
+    const auto replace = [](std::string text, const std::string& from, const std::string& to) {
+        const auto at = text.find(from);
+        EXPECT_NE(at, std::string::npos) << from;
+        return at == std::string::npos ? text : text.replace(at, from.size(), to);
+    };
+
+    std::ofstream{toml} << replace(original, "budget_per_minute = 6000", "budget_per_minute = \"many\"");
+    ::kill(daemon_->pid(), SIGHUP);
+    ASSERT_TRUE(eventually([&] { return log_has("configuration not reloaded; the running one stays"); }, 5s));
+    EXPECT_TRUE(log_has("budget_per_minute")) << "the error names the key";
+
+    // Info instead of debug; 6 requests a minute per key, one at once; a longer timeout (a
+    // restart applies it). Sump-1 disabled behind the triggers' back.
+    auto next = replace(original, "level = \"debug\"", "level = \"info\"");
+    next = replace(next, "budget_per_minute = 6000", "budget_per_minute = 6\nbudget_burst = 1");
+    std::ofstream{toml} << replace(next, "request_timeout = \"3s\"", "request_timeout = \"4s\"");
+    sql("ALTER TABLE nodes DISABLE TRIGGER nodes_notify; UPDATE nodes SET enabled = false WHERE id = 3; "
+        "ALTER TABLE nodes ENABLE TRIGGER nodes_notify");
+    const auto lines_before = json_lines(client->output()).size();
+    ::kill(daemon_->pid(), SIGHUP);
+    ASSERT_TRUE(eventually([&] { return log_has("\"registry reloaded\""); }, 5s));
+    const auto log = daemon_->output();
+    const auto reloaded_at = log.find("\"configuration reloaded\"");
+    ASSERT_NE(reloaded_at, std::string::npos);
+    EXPECT_NE(log.find(R"("msg":"changed settings apply only after a restart","sections":"thingspeak")"), std::string::npos);
+    EXPECT_NE(log.find(R"("msg":"budget changed")"), std::string::npos);
+    EXPECT_NE(log.find(R"("devices_removed":1,"devices":7)"), std::string::npos) << "Sump-1 is no longer polled";
+
+    const auto after = requests_in(10s);
+    std::cout << "requests to the simulator: " << before << " in 6 s before the reload, " << after << " in 10 s after\n";
+    EXPECT_LT(after * 6, before * 10 / 3) << "the new budget holds polling back";
+    const auto tail_after = daemon_->output().substr(reloaded_at);
+    EXPECT_EQ(tail_after.find("\"level\":\"debug\""), std::string::npos) << "debug lines after the reload";
+    EXPECT_GE(before, 6 * 8 / poll_interval_s) << "debug logging was on and polling at its interval before";
+
+    // The dashboard was not dropped: the same stream goes on.
+    EXPECT_TRUE(eventually([&] { return json_lines(client->output()).size() > lines_before + 2; }, 20s));
+    EXPECT_FALSE(client->wait(0s).has_value()) << client->output();
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0);
+}
+
 // Two instances on one Redis poll the same devices: the publisher's dedupe makes each entry one
 // message with one seq, and a client of either instance sees the same sequence.
 TEST_F(Flowgate, TwoInstancesOnOneRedisGiveEveryClientEachMessageOnce) {

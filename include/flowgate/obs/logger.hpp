@@ -60,6 +60,8 @@ public:
     Logger with_component(std::string component) const;
 
     bool enabled(LogLevel level) const;
+    /// Changes the level of this logger and of every copy sharing its output (a reload).
+    void set_level(LogLevel level) const;
     void log(LogLevel level, std::string_view msg, LogFields fields = {}) const;
 
     void debug(std::string_view msg, LogFields fields = {}) const { log(LogLevel::debug, msg, fields); }
@@ -84,6 +86,8 @@ Logger make_string_logger(std::shared_ptr<std::string> sink, LogLevel level, Log
 /// `password=` query parameters, and the password in `scheme://user:password@host` URLs.
 std::string redact_secrets(std::string_view text);
 
+/// "trace" … "error", "off".
+std::string_view level_name(LogLevel level);
 /// "trace" … "error", "off"; false (and `out` untouched) for anything else.
 bool parse_log_level(std::string_view name, LogLevel& out);
 bool parse_log_format(std::string_view name, LogFormat& out);

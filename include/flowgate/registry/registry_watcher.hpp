@@ -48,6 +48,11 @@ public:
     /// Ends the thread (within about 100 ms); no call of the handler starts after it returns.
     void stop();
 
+    /// Reloads every node soon (within about the settle time), as after a reconnection: for
+    /// changes made without the triggers (a bulk load with session_replication_role =
+    /// replica) or an operator's SIGHUP. From any thread.
+    void reload_all();
+
     /// Whether it is listening for changes now (false while PostgreSQL is out of reach).
     /// From any thread.
     bool listening() const;

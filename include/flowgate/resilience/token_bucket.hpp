@@ -39,8 +39,15 @@ public:
     /// and the burst (never below one token), not rate().
     void set_share(double share);
 
+    /// New configured limits (a reload): the rate becomes the new one, or stays at its
+    /// adapted value when that is lower (a source that throttles us still does), and the
+    /// tokens held are kept up to the new burst.
+    void set_limits(TokenBucketOptions options, Time now);
+
     /// The adapted rate of the whole key, before the share.
     double rate() const { return rate_; }
+    /// The rate of the configuration, which rate() returns to after throttling.
+    double configured_rate() const { return options_.rate; }
     double burst() const { return options_.burst; }
     double share() const { return share_; }
     bool tightened() const { return rate_ < options_.rate; }

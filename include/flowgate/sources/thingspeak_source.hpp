@@ -108,6 +108,11 @@ public:
     /// from scratch). A device whose new mappings are invalid keeps the previous ones (a new
     /// device is not polled): a telemetry_errors row and a warning say why.
     Applied apply(const registry::RegistryUpdate& update);
+    /// New budgets (a reload of the configuration): `budget` for every key but those in
+    /// `key_budgets`. Each key's bucket takes its new limits at once (see
+    /// TokenBucket::set_limits); one log line per key whose limits changed.
+    void set_budgets(resilience::TokenBucketOptions budget,
+                     std::map<std::string, resilience::TokenBucketOptions> key_budgets);
     /// The devices polled, as they are configured now.
     std::vector<ThingSpeakDevice> devices() const;
 

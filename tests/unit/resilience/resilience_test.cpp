@@ -54,6 +54,26 @@ TEST(TokenBucketTest, ThrottlingHalvesTheRateAndSuccessRecoversItStepByStep) {
     EXPECT_FALSE(bucket.on_success()) << "recovered once, not on every success";
 }
 
+TEST(TokenBucketTest, NewLimitsApplyAtOnceAndAThrottledRateStaysThrottled) {
+    FakeClock clock;
+    TokenBucket bucket{{.rate = 10, .burst = 10}, clock.steady_now()};
+    bucket.set_limits({.rate = 1, .burst = 2}, clock.steady_now());
+    int sent = 0;
+    while (bucket.try_take(clock.steady_now())) ++sent;
+    EXPECT_EQ(sent, 2) << "the tokens held are cut to the new burst";
+    EXPECT_DOUBLE_EQ(bucket.rate(), 1);
+    EXPECT_EQ(bucket.next_token_at(clock.steady_now()), clock.steady_now() + 1s);
+
+    bucket.on_throttled(clock.steady_now(), std::nullopt);
+    EXPECT_DOUBLE_EQ(bucket.rate(), 0.5);
+    bucket.set_limits({.rate = 4, .burst = 4}, clock.steady_now());
+    EXPECT_DOUBLE_EQ(bucket.rate(), 0.5) << "raising the limit does not undo the source's throttling";
+    EXPECT_TRUE(bucket.tightened());
+    bucket.set_limits({.rate = 0.25, .burst = 1}, clock.steady_now());
+    EXPECT_DOUBLE_EQ(bucket.rate(), 0.25) << "a lower limit than the adapted rate applies";
+    EXPECT_THROW(bucket.set_limits({.rate = 0, .burst = 1}, clock.steady_now()), std::invalid_argument);
+}
+
 TEST(TokenBucketTest, RetryAfterSendsNothingUntilItPassed) {
     FakeClock clock;
     TokenBucket bucket{{.rate = 10, .burst = 10}, clock.steady_now()};
