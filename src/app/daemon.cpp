@@ -54,7 +54,8 @@ std::string instance_id() {
 
 std::string metrics_text(const sources::ThingSpeakSource::Stats& poll, const storage::PgWriter::Stats& store,
                          const bus::RedisPublisher::Stats& publish, const realtime::WsServerStats& ws,
-                         const Ingest::Stats& ingest, const std::string& host, bool database_up) {
+                         const obs::Histogram& delivery_latency, const Ingest::Stats& ingest,
+                         const std::string& host, bool database_up) {
     obs::PrometheusText m;
     const auto n = [](auto v) { return static_cast<double>(v); };
     m.counter("flowgate_polls_total", "Polls of ThingSpeak channels, by outcome.", n(poll.polls - poll.failed_polls),
@@ -85,11 +86,25 @@ std::string metrics_text(const sources::ThingSpeakSource::Stats& poll, const sto
     m.gauge("flowgate_breaker_state", "Circuit breaker of a ThingSpeak host: 0 closed, 1 half-open, 2 open.",
             poll.breaker == resilience::BreakerState::closed ? 0 : poll.breaker == resilience::BreakerState::half_open ? 1 : 2,
             {{"host", host}});
+    for (const auto& b : poll.budgets) {
+        m.gauge("flowgate_budget_tokens", "Tokens in this instance's bucket of a key (the fallback while budgets are shared).",
+                b.tokens, {{"key_id", b.key_id}});
+    }
+    for (const auto& b : poll.budgets) {
+        m.gauge("flowgate_budget_rate_per_second", "Polls a second a key's budget allows now (lower while throttled).",
+                b.rate_per_second, {{"key_id", b.key_id}});
+    }
     m.gauge("flowgate_budget_shared", "1 while the keys' budgets are shared through Redis.", poll.budget_shared ? 1 : 0);
     m.gauge("flowgate_storage_queue_depth", "Items waiting for PostgreSQL.", n(store.queue_depth));
     m.gauge("flowgate_database_up", "1 while PostgreSQL is reachable.", database_up ? 1 : 0);
     m.gauge("flowgate_publish_queue_depth", "Messages waiting for Redis.", n(publish.queued + publish.in_flight));
     m.gauge("flowgate_ws_sessions", "WebSocket sessions open.", n(ws.sessions_open));
+    m.histogram("flowgate_poll_duration_seconds", "From sending a poll to its response, connection wait included.",
+                poll.poll_duration, {{"host", host}});
+    m.histogram("flowgate_poll_to_publish_seconds",
+                "From a poll's response handed to the publisher to Redis acknowledging the message.", publish.latency);
+    m.histogram("flowgate_publish_to_delivery_seconds",
+                "From an event's arrival from Redis pub/sub to its last byte written to a client.", delivery_latency);
     return m.text();
 }
 
@@ -261,7 +276,8 @@ int run_daemon(const config::Config& config, const std::string& config_file, con
     ws.set_page("/metrics", [&] {
         return realtime::WsServer::Page{200, std::string{obs::PrometheusText::content_type},
                                         metrics_text(source.stats(), writer.stats(), publisher.stats(), ws.stats(),
-                                                     ingest.stats(), client.host(), database_up())};
+                                                     ws.delivery_latency(), ingest.stats(), client.host(),
+                                                     database_up())};
     });
     publisher.start();
     budget.start();

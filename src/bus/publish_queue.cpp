@@ -29,16 +29,18 @@ void PublishQueue::mark_sent() {
     waiting_.pop_front();
 }
 
-void PublishQueue::on_reply(Outcome outcome) {
-    if (in_flight_.empty()) return;
+std::chrono::steady_clock::time_point PublishQueue::on_reply(Outcome outcome) {
+    if (in_flight_.empty()) return {};
+    const auto queued_at = in_flight_.front().queued_at;
     in_flight_bytes_ -= in_flight_.front().event->size();
     in_flight_.pop_front();
     if (outcome == Outcome::failed) {
         ++failed_;
-        return;
+    } else {
+        ++published_;
+        if (outcome == Outcome::duplicate) ++duplicates_;
     }
-    ++published_;
-    if (outcome == Outcome::duplicate) ++duplicates_;
+    return queued_at;
 }
 
 std::size_t PublishQueue::requeue_unanswered() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -19,6 +20,8 @@ public:
         /// Empty: no deduplication.
         std::string dedupe_id;
         std::shared_ptr<const std::string> event;
+        /// When publish() was called.
+        std::chrono::steady_clock::time_point queued_at{};
     };
 
     /// How Redis answered one message.
@@ -36,8 +39,9 @@ public:
     const Message* next() const;
     /// The message returned by next() was written: it is now in flight.
     void mark_sent();
-    /// The oldest in-flight message was answered.
-    void on_reply(Outcome outcome);
+    /// The oldest in-flight message was answered. Returns when it was queued (a
+    /// default time point when nothing was in flight).
+    std::chrono::steady_clock::time_point on_reply(Outcome outcome);
     /// The unanswered messages will get no (usable) answer: the connection went away, or
     /// Redis did not run them. They go back to the front, in their order, to be sent again.
     /// Returns how many old messages were dropped to stay within capacity.

@@ -82,7 +82,8 @@ public:
         if (event->empty() || event->front() != '{') {
             throw std::invalid_argument{"RedisPublisher::publish: event is not a JSON object"};
         }
-        if (const auto dropped = queue_.push({std::string{topic}, std::string{dedupe_id}, std::move(event)});
+        if (const auto dropped = queue_.push(
+                {std::string{topic}, std::string{dedupe_id}, std::move(event), std::chrono::steady_clock::now()});
             dropped > 0) {
             note_dropped(dropped);
         }
@@ -95,8 +96,8 @@ public:
     }
 
     Stats stats() const {
-        return Stats{queue_.published(), queue_.duplicates(), queue_.dropped(),
-                     queue_.failed(),    queue_.waiting(),    queue_.in_flight()};
+        return Stats{queue_.published(), queue_.duplicates(), queue_.dropped(), queue_.failed(),
+                     queue_.waiting(),   queue_.in_flight(),  latency_};
     }
 
     RedisConnection& connection() { return connection_; }
@@ -171,7 +172,9 @@ private:
             queue_.on_reply(PublishQueue::Outcome::failed);
         } else {
             const bool duplicate = reply->size() == 2 && reply->at(1).integer() == 1;
-            queue_.on_reply(duplicate ? PublishQueue::Outcome::duplicate : PublishQueue::Outcome::published);
+            const auto queued_at =
+                queue_.on_reply(duplicate ? PublishQueue::Outcome::duplicate : PublishQueue::Outcome::published);
+            latency_.observe(std::chrono::steady_clock::now() - queued_at);
         }
         do_flush();
     }
@@ -212,6 +215,7 @@ private:
     }
 
     PublishQueue queue_;
+    obs::Histogram latency_;
     LogRateLimiter drop_log_;
     LogRateLimiter fail_log_;
     std::size_t capacity_;

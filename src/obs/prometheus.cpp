@@ -44,20 +44,48 @@ void PrometheusText::gauge(std::string_view name, std::string_view help, double 
     sample("gauge", name, help, value, labels);
 }
 
+void PrometheusText::histogram(std::string_view name, std::string_view help, const Histogram& histogram,
+                               const Labels& labels) {
+    family("histogram", name, help);
+    auto with_le = labels;
+    with_le.emplace_back("le", "");
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < histogram.counts().size(); ++i) {
+        cumulative += histogram.counts()[i];
+        std::string bound = "+Inf";
+        if (i < Histogram::bounds.size()) {
+            bound.clear();
+            append_number(bound, Histogram::bounds[i]);
+        }
+        with_le.back().second = bound;
+        line(name, "_bucket", static_cast<double>(cumulative), with_le);
+    }
+    line(name, "_sum", histogram.sum(), labels);
+    line(name, "_count", static_cast<double>(histogram.count()), labels);
+}
+
 void PrometheusText::sample(std::string_view type, std::string_view name, std::string_view help, double value,
                             const Labels& labels) {
-    if (families_.emplace(name).second) {
-        text_ += "# HELP ";
-        text_ += name;
-        text_ += ' ';
-        append_escaped(text_, help, false);
-        text_ += "\n# TYPE ";
-        text_ += name;
-        text_ += ' ';
-        text_ += type;
-        text_ += '\n';
-    }
+    family(type, name, help);
+    line(name, "", value, labels);
+}
+
+void PrometheusText::family(std::string_view type, std::string_view name, std::string_view help) {
+    if (!families_.emplace(name).second) return;
+    text_ += "# HELP ";
     text_ += name;
+    text_ += ' ';
+    append_escaped(text_, help, false);
+    text_ += "\n# TYPE ";
+    text_ += name;
+    text_ += ' ';
+    text_ += type;
+    text_ += '\n';
+}
+
+void PrometheusText::line(std::string_view name, std::string_view suffix, double value, const Labels& labels) {
+    text_ += name;
+    text_ += suffix;
     if (!labels.empty()) {
         text_ += '{';
         for (std::size_t i = 0; i < labels.size(); ++i) {

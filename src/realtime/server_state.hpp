@@ -69,6 +69,7 @@ struct ServerState {
     std::atomic<std::uint64_t> refused_upgrades{0};
     std::atomic<std::uint64_t> token_expiry_closes{0};
     std::atomic<std::uint64_t> compressions{0};
+    obs::Histogram delivery_latency;
 };
 
 } // namespace flowgate::realtime

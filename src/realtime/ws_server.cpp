@@ -92,6 +92,8 @@ void WsServer::stop(std::function<void()> on_closed) {
 
 void WsServer::set_page(std::string path, PageHandler handler) { state_->router.set_page(std::move(path), std::move(handler)); }
 
+const obs::Histogram& WsServer::delivery_latency() const { return state_->delivery_latency; }
+
 WsServerStats WsServer::stats() const {
     WsServerStats stats;
     stats.sessions_open = state_->sessions_open.load(std::memory_order_relaxed);

@@ -425,7 +425,8 @@ void WsSession::on_write(const boost::system::error_code& ec, std::size_t writte
         drop_connection();
         return;
     }
-    last_write_progress_ = Clock::now();
+    const auto now = Clock::now();
+    last_write_progress_ = now;
     std::uint64_t delivered = 0;
     while (written > 0) {
         const auto& item = queue_.front();
@@ -441,6 +442,7 @@ void WsSession::on_write(const boost::system::error_code& ec, std::size_t writte
             close_sent_ = true;
         } else if (!item.message->is_control()) {
             ++delivered;
+            state_->delivery_latency.observe(now - item.message->created());
         }
         queue_.pop_front();
     }

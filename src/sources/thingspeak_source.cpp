@@ -280,8 +280,10 @@ struct ThingSpeakSource::Impl : std::enable_shared_from_this<Impl> {
     void poll(std::size_t index) {
         ++stats.polls;
         ++stats.polls_in_flight;
-        client.get(devices[index]->poll.target(), [self = shared_from_this(), index](thingspeak::FetchResult result) {
+        client.get(devices[index]->poll.target(), [self = shared_from_this(), index,
+                                                   sent = SteadyClock::now()](thingspeak::FetchResult result) {
             --self->stats.polls_in_flight;
+            self->stats.poll_duration.observe(SteadyClock::now() - sent);
             self->release_slot(*self->devices[index]);
             self->devices[index]->timed_out = result.error == thingspeak::FetchErrorKind::timeout;
             if (self->stopped) return;
@@ -585,7 +587,7 @@ void ThingSpeakSource::set_budgets(resilience::TokenBucketOptions budget,
         if (limits.rate == b.bucket.configured_rate() && limits.burst == b.bucket.burst()) continue;
         b.bucket.set_limits(limits, now);
         b.retry_at = {};
-        impl.log.info("budget changed", {{"key", b.id}, {"per_minute", limits.rate * 60}, {"burst", limits.burst}});
+        impl.log.info("budget changed", {{"key_id", b.id}, {"per_minute", limits.rate * 60}, {"burst", limits.burst}});
     }
     // Devices waiting for a token may get one sooner now.
     impl.pump();
@@ -600,6 +602,8 @@ ThingSpeakSource::Stats ThingSpeakSource::stats() const {
     s.devices = impl_->live.size();
     s.breaker = impl_->breaker.state();
     s.budget_shared = impl_->shared_budget.shared();
+    const auto now = SteadyClock::now();
+    for (const auto& [name, b] : impl_->budgets) s.budgets.push_back({b.id, b.bucket.tokens(now), b.bucket.rate()});
     return s;
 }
 

@@ -1139,6 +1139,23 @@ TEST_F(Flowgate, MetricsAreScrapedInThePrometheusFormatAndMove) {
     EXPECT_EQ(second.at("flowgate_database_up"), 1);
     EXPECT_EQ(second.at("flowgate_breaker_state{host=\"127.0.0.1:" + std::to_string(sim_port_) + "\"}"), 0);
     EXPECT_EQ(second.at("flowgate_ws_sessions"), 0) << "ws-cat has gone";
+
+    // Latency histograms: every poll, publish and delivery observed, the +Inf bucket equal
+    // to the count, and (on loopback) nearly all within a second.
+    const auto host = "host=\"127.0.0.1:" + std::to_string(sim_port_) + "\"";
+    const auto polls = second.at("flowgate_poll_duration_seconds_count{" + host + "}");
+    EXPECT_GT(polls, first.at("flowgate_poll_duration_seconds_count{" + host + "}"));
+    EXPECT_EQ(second.at("flowgate_poll_duration_seconds_bucket{" + host + ",le=\"+Inf\"}"), polls);
+    EXPECT_GE(second.at("flowgate_poll_duration_seconds_bucket{" + host + ",le=\"1\"}"), polls * 0.9);
+    EXPECT_GT(second.at("flowgate_poll_duration_seconds_sum{" + host + "}"), 0);
+    EXPECT_GT(second.at("flowgate_poll_to_publish_seconds_count"), first.at("flowgate_poll_to_publish_seconds_count"));
+    EXPECT_EQ(second.at("flowgate_poll_to_publish_seconds_count"), second.at("flowgate_published_messages_total"));
+    EXPECT_GE(first.at("flowgate_publish_to_delivery_seconds_count"), 20) << "ws-cat's 20 messages";
+    EXPECT_GE(first.at("flowgate_publish_to_delivery_seconds_bucket{le=\"0.1\"}"),
+              first.at("flowgate_publish_to_delivery_seconds_count") * 0.9);
+    const auto budgets = std::count_if(second.begin(), second.end(),
+                                       [](const auto& v) { return v.first.starts_with("flowgate_budget_tokens{key_id="); });
+    EXPECT_GE(budgets, 2) << "the public channels' host and at least one private key";
 }
 
 // SIGHUP while a dashboard is connected: a file that does not load changes nothing; a good

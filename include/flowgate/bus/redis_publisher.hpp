@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "flowgate/bus/redis_connection_config.hpp"
+#include "flowgate/obs/histogram.hpp"
 #include "flowgate/obs/logger.hpp"
 
 namespace boost::asio {
@@ -66,6 +67,8 @@ public:
         std::uint64_t failed = 0;    ///< answered with an error (not retried)
         std::size_t queued = 0;      ///< waiting to be sent
         std::size_t in_flight = 0;   ///< sent, not yet answered
+        /// From publish() to Redis's answer, for messages published (or found duplicate).
+        obs::Histogram latency;
     };
 
     /// Throws std::invalid_argument for a bad URL, a zero capacity or replay_max_messages, or

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "flowgate/obs/histogram.hpp"
+
 namespace flowgate::obs {
 
 /// Writes metrics in the Prometheus text exposition format (version 0.0.4): each family's
@@ -20,11 +22,16 @@ public:
 
     void counter(std::string_view name, std::string_view help, double value, const Labels& labels = {});
     void gauge(std::string_view name, std::string_view help, double value, const Labels& labels = {});
+    /// `name_bucket` with cumulative counts per `le` bound (`+Inf` last), `name_sum` and
+    /// `name_count`.
+    void histogram(std::string_view name, std::string_view help, const Histogram& histogram, const Labels& labels = {});
 
     const std::string& text() const { return text_; }
 
 private:
     void sample(std::string_view type, std::string_view name, std::string_view help, double value, const Labels& labels);
+    void family(std::string_view type, std::string_view name, std::string_view help);
+    void line(std::string_view name, std::string_view suffix, double value, const Labels& labels);
 
     std::string text_;
     std::set<std::string, std::less<>> families_;

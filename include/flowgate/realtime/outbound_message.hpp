@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -51,6 +52,8 @@ public:
     /// deflate. Not thread-safe: call from the server's loop only.
     const std::string& frame(Encoding encoding, FrameCompressor* compressor) const;
     Opcode opcode() const { return opcode_; }
+    /// When the message was built: for events, when they arrived from Redis.
+    std::chrono::steady_clock::time_point created() const { return created_; }
     bool is_control() const { return static_cast<std::uint8_t>(opcode_) >= 0x8; }
 
     /// Use the factories; public for make_shared.
@@ -63,6 +66,7 @@ private:
     // frame(encoding): JSON deflated, MessagePack, MessagePack deflated; empty until built.
     mutable std::array<std::string, 3> encoded_;
     std::size_t header_size_;
+    std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
     Opcode opcode_;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flowgate/obs/histogram.hpp"
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/realtime/topic.hpp"
 
@@ -139,6 +140,9 @@ public:
     void set_page(std::string path, PageHandler handler);
 
     WsServerStats stats() const;
+    /// From an event's arrival from Redis to its last byte written to a client, per
+    /// delivery. Loop thread only.
+    const obs::Histogram& delivery_latency() const;
 
 private:
     std::shared_ptr<ServerState> state_;

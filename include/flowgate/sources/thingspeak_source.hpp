@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "flowgate/obs/histogram.hpp"
 #include "flowgate/obs/logger.hpp"
 #include "flowgate/registry/device.hpp"
 #include "flowgate/resilience/circuit_breaker.hpp"
@@ -80,6 +81,16 @@ public:
         bool budget_shared = false;
         /// Devices polled.
         std::size_t devices = 0;
+        /// This instance's bucket per key (while budgets are shared, Redis holds the shared
+        /// bucket and this one is the fallback); the rate is lower while throttled.
+        struct KeyBudget {
+            std::string key_id;
+            double tokens = 0;
+            double rate_per_second = 0;
+        };
+        std::vector<KeyBudget> budgets;
+        /// From sending a poll (a slot and a token taken) to its response, connection wait included.
+        obs::Histogram poll_duration;
     };
 
     /// What apply() changed.
