@@ -18,6 +18,7 @@
 #include "flowgate/bus/redis_publisher.hpp"
 #include "flowgate/bus/redis_replay_reader.hpp"
 #include "flowgate/bus/redis_subscriber.hpp"
+#include "flowgate/core/json_text.hpp"
 #include "flowgate/obs/prometheus.hpp"
 #include "flowgate/realtime/hub.hpp"
 #include "flowgate/realtime/topic.hpp"
@@ -25,6 +26,7 @@
 #include "flowgate/registry/device_registry.hpp"
 #include "flowgate/registry/registry_watcher.hpp"
 #include "flowgate/sources/thingspeak_source.hpp"
+#include "flowgate/storage/history.hpp"
 #include "flowgate/storage/pg_writer.hpp"
 #include "flowgate/thingspeak/http_client.hpp"
 #include "ingest.hpp"
@@ -199,6 +201,12 @@ int run_daemon(const config::Config& config, const std::string& config_file, con
     client_options.max_connections = config.thingspeak.max_concurrent_polls;
     thingspeak::HttpClient client{ioc, client_options, log.with_component("thingspeak")};
 
+    storage::HistoryOptions history_options;
+    history_options.url = config.database.url;
+    history_options.connections = config.database.history_connections;
+    history_options.statement_timeout = config.database.history_timeout;
+    storage::HistoryReader history{history_options, log.with_component("history")};
+
     realtime::WsServer ws{ioc, hub,
                           [&topology](TopicKind kind, std::int64_t id) -> std::optional<std::int64_t> {
                               if (kind == TopicKind::node) return topology.community_of(id);
@@ -278,6 +286,29 @@ int run_daemon(const config::Config& config, const std::string& config_file, con
                                         metrics_text(source.stats(), writer.stats(), publisher.stats(), ws.stats(),
                                                      ws.delivery_latency(), ingest.stats(), client.host(),
                                                      database_up())};
+    });
+    // The history API: the router has checked the token and that the client may see what it
+    // asks for; the queries run on the reader's own connections.
+    ws.set_api([&history](realtime::WsServer::ApiCall call, std::function<void(realtime::WsServer::Page)> respond) {
+        auto done = [respond = std::move(respond)](storage::HistoryAnswer answer) {
+            respond({answer.status, "application/json", std::move(answer.body)});
+        };
+        using Kind = realtime::WsServer::ApiCall::Kind;
+        switch (call.kind) {
+        case Kind::communities: history.communities(std::move(call.communities), std::move(done)); return;
+        case Kind::nodes: history.nodes(call.id, std::move(done)); return;
+        case Kind::readings: {
+            auto query = storage::ReadingsQuery::parse(call.id, call.query, std::chrono::system_clock::now());
+            if (auto* error = std::get_if<std::string>(&query)) {
+                std::string body = "{\"error\":";
+                append_json_string(body, *error);
+                done({400, body + "}"});
+                return;
+            }
+            history.readings(std::get<storage::ReadingsQuery>(std::move(query)), std::move(done));
+            return;
+        }
+        }
     });
     publisher.start();
     budget.start();

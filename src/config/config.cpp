@@ -371,6 +371,8 @@ const std::vector<Key>& keys() {
         database("writer_queue", &DatabaseConfig::writer_queue, integer(1, 10'000'000)),
         database("batch_size", &DatabaseConfig::batch_size, integer(1, 100'000)),
         database("batch_interval", &DatabaseConfig::batch_interval, duration(1ms, 1min)),
+        database("history_connections", &DatabaseConfig::history_connections, integer(1, 32)),
+        database("history_timeout", &DatabaseConfig::history_timeout, duration(10ms, 1min)),
         redis("url", &RedisConfig::url, url({"redis://"}, true)),
         redis("connect_timeout", &RedisConfig::connect_timeout, duration(1ms, 5min)),
         redis("replay_max_messages", &RedisConfig::replay_max_messages, integer(1, 1'000'000)),

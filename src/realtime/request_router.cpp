@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <variant>
 
-#include "flowgate/auth/token.hpp"
 #include "flowgate/core/json_text.hpp"
 #include "permessage_deflate.hpp"
 
@@ -15,6 +14,9 @@ namespace {
 
 constexpr std::string_view stream_prefix = "/ws/";
 constexpr std::string_view expected_paths = "/ws/community/{id}/updates or /ws/node/{id}/telemetry";
+constexpr std::string_view api_prefix = "/api/";
+constexpr std::string_view expected_api_paths =
+    "/api/communities, /api/communities/{id}/nodes or /api/nodes/{id}/readings";
 
 
 Route method_not_allowed(std::string_view allow) {
@@ -112,9 +114,66 @@ Route RequestRouter::route(const Request& request, std::chrono::system_clock::ti
         return route;
     }
     if (path.starts_with(stream_prefix)) return route_stream(request, path, query, now);
+    if (api_enabled_ && path.starts_with(api_prefix)) return route_api(request, path, query, now);
     std::string error = "no such path: ";
     error += path;
     return error_route(404, error);
+}
+
+std::variant<std::optional<auth::Claims>, Route> RequestRouter::verify_token(
+    const Request& request, std::string_view query, std::chrono::system_clock::time_point now) const {
+    if (!access_.tokens) return std::optional<auth::Claims>{};
+    const auto token = token_of(request, query);
+    if (token.empty()) return error_route(401, "missing token: send Authorization: Bearer <token>, or ?token=<token>");
+    auto verified = access_.tokens->verify(token, now);
+    if (const auto* refusal = std::get_if<auth::Refusal>(&verified)) return error_route(401, refusal->reason);
+    return std::optional{std::get<auth::Claims>(std::move(verified))};
+}
+
+Route RequestRouter::route_api(const Request& request, std::string_view path, std::string_view query,
+                               std::chrono::system_clock::time_point now) const {
+    using Kind = WsServer::ApiCall::Kind;
+    const auto segments = split(path.substr(api_prefix.size()), '/');
+    std::optional<Kind> kind;
+    if (segments.size() == 1 && segments[0] == "communities") kind = Kind::communities;
+    if (segments.size() == 3 && segments[0] == "communities" && segments[2] == "nodes") kind = Kind::nodes;
+    if (segments.size() == 3 && segments[0] == "nodes" && segments[2] == "readings") kind = Kind::readings;
+    std::int64_t id = 0;
+    if (!kind || (*kind != Kind::communities && !parse_id(segments[1], id))) {
+        std::string error = "no such path: ";
+        error += path;
+        error += "; the history API has ";
+        error += expected_api_paths;
+        error += " ({id} a positive integer)";
+        return error_route(404, error);
+    }
+    if (request.method != "GET" && request.method != "HEAD") return method_not_allowed("GET, HEAD");
+    auto verified = verify_token(request, query, now);
+    if (auto* refused = std::get_if<Route>(&verified)) return std::move(*refused);
+    const auto claims = std::get<std::optional<auth::Claims>>(std::move(verified));
+    if (*kind != Kind::communities) {
+        const auto topic_kind = *kind == Kind::nodes ? TopicKind::community : TopicKind::node;
+        const auto community = topic_community_ ? topic_community_(topic_kind, id) : std::nullopt;
+        if (!community) {
+            std::string error{to_string(topic_kind)};
+            error += ' ';
+            error += std::to_string(id);
+            error += " does not exist";
+            return error_route(404, error);
+        }
+        if (claims && !claims->allows(*community)) {
+            std::string error = "this token does not allow community ";
+            error += std::to_string(*community);
+            return error_route(403, error);
+        }
+    }
+    Route route;
+    route.action = Route::Action::api;
+    route.api.kind = *kind;
+    route.api.id = id;
+    route.api.query = std::string{query};
+    if (claims) route.api.communities = claims->communities;
+    return route;
 }
 
 Route RequestRouter::route_stream(const Request& request, std::string_view path, std::string_view query,
@@ -146,14 +205,9 @@ Route RequestRouter::route_stream(const Request& request, std::string_view path,
         return error_route(403, request.origin ? "origin not allowed: add it to http.origins"
                                                : "a request without Origin is not allowed here (http.allow_missing_origin)");
     }
-    std::optional<auth::Claims> claims;
-    if (access_.tokens) {
-        const auto token = token_of(request, query);
-        if (token.empty()) return error_route(401, "missing token: send Authorization: Bearer <token>, or ?token=<token>");
-        auto verified = access_.tokens->verify(token, now);
-        if (const auto* refusal = std::get_if<auth::Refusal>(&verified)) return error_route(401, refusal->reason);
-        claims = std::get<auth::Claims>(std::move(verified));
-    }
+    auto verified = verify_token(request, query, now);
+    if (auto* refused = std::get_if<Route>(&verified)) return std::move(*refused);
+    const auto claims = std::get<std::optional<auth::Claims>>(std::move(verified));
     const auto community = topic_community_ ? topic_community_(kind, id) : std::nullopt;
     if (!community) {
         std::string error{to_string(kind)};

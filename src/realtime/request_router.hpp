@@ -8,8 +8,10 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "flowgate/auth/token.hpp"
 #include "flowgate/realtime/outbound_message.hpp"
 #include "flowgate/realtime/topic.hpp"
 #include "flowgate/realtime/ws_server.hpp"
@@ -34,6 +36,7 @@ struct Route {
     enum class Action {
         respond,  ///< answer with status, headers and body
         upgrade,  ///< accept the WebSocket upgrade and follow `topic`
+        api,      ///< ask the API handler for the answer to `api`
     };
     Action action = Action::respond;
     unsigned status = 200;
@@ -48,13 +51,16 @@ struct Route {
     /// When the client's token expires (the stream is closed with 4001 then); none without auth.
     std::optional<std::chrono::system_clock::time_point> expires_at;
     std::string token_id;  ///< the token's jti, for the log
+    WsServer::ApiCall api;
 };
 
 /// A JSON error answer: `{"error": …}` with `status`.
 Route error_route(unsigned status, std::string_view error);
 
 /// Decides, without I/O, how a request is answered: the server's pages (/healthz, and those
-/// set with set_page), and the two stream paths,
+/// set with set_page), the history API (when enabled: shape 404, method 405, token 401,
+/// existence 404, tenancy 403 — no Origin check, since a token is never sent by a browser on
+/// its own), and the two stream paths,
 /// checked before any upgrade in this order — path shape (404), method (405), Origin (403),
 /// token (401), existence (404: only after the token, so that ids of other tenants cannot be
 /// probed), tenancy (403), `since`/`epoch` (400), upgrade headers (426), subprotocol (400);
@@ -64,18 +70,26 @@ public:
     RequestRouter(TopicCommunity topic_community, WsServerOptions::Access access, WsServerOptions::Deflate deflate);
 
     void set_page(std::string path, WsServer::PageHandler handler) { pages_[std::move(path)] = std::move(handler); }
+    /// Routes `/api/…` (404 until enabled).
+    void enable_api() { api_enabled_ = true; }
 
     Route route(const Request& request, std::chrono::system_clock::time_point now) const;
 
 private:
     Route route_stream(const Request& request, std::string_view path, std::string_view query,
                        std::chrono::system_clock::time_point now) const;
+    Route route_api(const Request& request, std::string_view path, std::string_view query,
+                    std::chrono::system_clock::time_point now) const;
+    /// The token's claims; nullopt without auth; a 401 route when it is missing or refused.
+    std::variant<std::optional<auth::Claims>, Route> verify_token(const Request& request, std::string_view query,
+                                                                  std::chrono::system_clock::time_point now) const;
     bool origin_allowed(const Request& request) const;
 
     TopicCommunity topic_community_;
     WsServerOptions::Access access_;
     WsServerOptions::Deflate deflate_;
     std::map<std::string, WsServer::PageHandler, std::less<>> pages_;
+    bool api_enabled_ = false;
 };
 
 } // namespace flowgate::realtime

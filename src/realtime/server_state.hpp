@@ -37,6 +37,7 @@ struct ServerState {
     boost::asio::io_context& ioc;
     Hub& hub;
     RequestRouter router;
+    WsServer::ApiHandler api;  ///< answers /api/… (the router lets them through once set)
     obs::Logger log;
     WsServerOptions options;
     boost::asio::ip::tcp::acceptor acceptor{ioc};

@@ -92,6 +92,11 @@ void WsServer::stop(std::function<void()> on_closed) {
 
 void WsServer::set_page(std::string path, PageHandler handler) { state_->router.set_page(std::move(path), std::move(handler)); }
 
+void WsServer::set_api(ApiHandler handler) {
+    state_->api = std::move(handler);
+    state_->router.enable_api();
+}
+
 const obs::Histogram& WsServer::delivery_latency() const { return state_->delivery_latency; }
 
 WsServerStats WsServer::stats() const {

@@ -116,7 +116,8 @@ WsSession::WsSession(tcp::socket socket, std::shared_ptr<ServerState> state)
       close_deadline_{socket.get_executor()},
       keepalive_timer_{socket.get_executor()},
       write_timer_{socket.get_executor()},
-      expiry_timer_{socket.get_executor()} {
+      expiry_timer_{socket.get_executor()},
+      api_timer_{socket.get_executor()} {
     http_ = std::make_unique<Http>(std::move(socket));
 }
 
@@ -187,6 +188,10 @@ asio::awaitable<bool> WsSession::serve_http() {
                 route.headers.emplace_back("Retry-After", "5");
             }
         }
+        if (route.action == Route::Action::api) {
+            route = co_await answer_api(std::move(route.api));
+            if (state_->stopping) break;
+        }
         if (route.action != Route::Action::upgrade && upgrade && route.status >= 400) {
             state_->refused_upgrades.fetch_add(1, std::memory_order_relaxed);
             // The target may hold a token: only the path goes to the log.
@@ -243,6 +248,31 @@ asio::awaitable<bool> WsSession::serve_http() {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     co_return false;
+}
+
+asio::awaitable<Route> WsSession::answer_api(WsServer::ApiCall call) {
+    // The handler answers from wherever it runs; the answer comes back to the loop, where it
+    // wakes this coroutine by cancelling the timer it waits on, unless the deadline came first.
+    auto answer = std::make_shared<std::optional<WsServer::Page>>();
+    api_timer_.expires_after(state_->options.handshake_timeout);
+    state_->api(std::move(call), [answer, weak = weak_from_this(), &ioc = state_->ioc](WsServer::Page page) {
+        asio::post(ioc, [answer, weak, page = std::move(page)]() mutable {
+            if (const auto self = weak.lock(); self && !*answer) {
+                *answer = std::move(page);
+                self->api_timer_.cancel();
+            }
+        });
+    });
+    co_await api_timer_.async_wait(use_tuple);
+    if (!*answer) {
+        *answer = WsServer::Page{};  // so that a late answer cannot wake the next request's wait
+        co_return error_route(504, "the query did not finish in time: ask for a shorter range or a smaller limit");
+    }
+    Route route;
+    route.status = (*answer)->status;
+    route.content_type = std::move((*answer)->content_type);
+    route.body = std::move((*answer)->body);
+    co_return route;
 }
 
 asio::awaitable<void> WsSession::read_frames() {
@@ -555,6 +585,7 @@ void WsSession::shutdown() {
     if (finished_) return;
     if (!joined_) {
         // Still speaking plain HTTP: nobody to say goodbye to.
+        api_timer_.cancel();
         drop_connection();
         return;
     }
@@ -586,6 +617,7 @@ void WsSession::finish() {
     keepalive_timer_.cancel();
     write_timer_.cancel();
     expiry_timer_.cancel();
+    api_timer_.cancel();
     // Ends a write still waiting on a client that stopped reading. The queue is left alone:
     // that write reads its front until it completes.
     drop_connection();

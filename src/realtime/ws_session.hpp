@@ -14,7 +14,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "flowgate/realtime/topic_sink.hpp"
+#include "flowgate/realtime/ws_server.hpp"
 #include "frame_parser.hpp"
+#include "request_router.hpp"
 #include "stream_cursor.hpp"
 
 namespace flowgate::realtime {
@@ -53,6 +55,8 @@ private:
     static boost::asio::awaitable<void> serve(std::shared_ptr<WsSession> self);
     /// Answers requests until one upgrade is accepted (true) or the connection ends (false).
     boost::asio::awaitable<bool> serve_http();
+    /// The API handler's answer to `call` as a route (504 after handshake_timeout).
+    boost::asio::awaitable<Route> answer_api(WsServer::ApiCall call);
     boost::asio::awaitable<void> read_frames();
     void on_frame(const FrameParser::Event& event);
 
@@ -98,6 +102,7 @@ private:
     boost::asio::steady_timer keepalive_timer_;
     boost::asio::steady_timer write_timer_;
     boost::asio::steady_timer expiry_timer_;
+    boost::asio::steady_timer api_timer_;  // wakes answer_api: its answer or its deadline
     std::chrono::steady_clock::time_point last_read_{};
     std::chrono::steady_clock::time_point last_write_progress_{};
 

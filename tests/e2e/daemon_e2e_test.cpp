@@ -925,6 +925,60 @@ TEST_F(Flowgate, StreamsAreOnlyForTokenHoldersOfTheirCommunity) {
     EXPECT_EQ(got[0]["node_id"], 2);
 }
 
+// A dashboard reads what is stored: communities, nodes with their last readings, a range of
+// one metric, with the stream token and its tenancy.
+TEST_F(Flowgate, TheHistoryApiServesStoredReadingsToTokenHoldersOfTheirCommunity) {
+    start_daemon();
+    ASSERT_TRUE(eventually([&] { return db_->count("SELECT count(*) FROM telemetry_readings WHERE device_id = 1") >= 3; }, 60s));
+    const auto get = [&](const std::string& target) {
+        const auto res = HttpClient{"127.0.0.1", port_}.get(target);
+        return std::pair{res.status, json::parse(res.body, nullptr, false)};
+    };
+    const auto with_token = [&](const std::string& target) { return get(target + (target.find('?') == std::string::npos ? "?" : "&") + "token=" + token_); };
+
+    EXPECT_EQ(get("/api/communities").first, 401u);
+    const auto other = issue_token("2");
+    EXPECT_EQ(get("/api/communities/1/nodes?token=" + other).second["error"], "this token does not allow community 1");
+    EXPECT_EQ(get("/api/nodes/1/readings?metric=water_level&token=" + other).first, 403u);
+    EXPECT_EQ(with_token("/api/nodes/1/readings?metric=water_level&from=noon").first, 400u);
+    EXPECT_EQ(with_token("/api/nodes/1/readings?metric=level").first, 404u);
+
+    const auto [status, communities] = with_token("/api/communities");
+    ASSERT_EQ(status, 200u);
+    EXPECT_EQ(communities, json::parse(R"({"communities":[{"id":1,"name":"Jayanagar Ward 7","nodes":8}]})"));
+
+    // Each node's last reading is the newest stored row of that metric (newer ones keep coming).
+    const auto newest_before = query("SELECT max(ts) FROM telemetry_readings WHERE device_id = 1 AND metric = 'water_level'");
+    const auto nodes = with_token("/api/communities/1/nodes").second;
+    ASSERT_EQ(nodes["nodes"].size(), 8u) << nodes.dump();
+    const auto& oht = nodes["nodes"][0];
+    EXPECT_EQ(oht["id"], 1);
+    const auto& level = oht["metrics"][0];
+    EXPECT_EQ(level["metric"], "water_level");
+    EXPECT_EQ(level["unit"], "m");
+    ASSERT_TRUE(level["value"].is_number()) << level.dump();
+    const auto at = level["ts"].get<std::string>();
+    const auto stored = query("SELECT value, '" + at + "'::timestamptz >= '" + newest_before[0][0].as<std::string>() +
+                              "'::timestamptz FROM telemetry_readings WHERE device_id = 1 AND metric = 'water_level' "
+                              "AND ts = '" + at + "'");
+    ASSERT_EQ(stored.size(), 1u) << at;
+    EXPECT_DOUBLE_EQ(level["value"].get<double>(), stored[0][0].as<double>());
+    EXPECT_TRUE(stored[0][1].as<bool>()) << "not older than the newest row before the request";
+
+    // The readings of the stored range, in time order, equal to the rows, paged 2 at a time.
+    const auto rows = query("SELECT value FROM telemetry_readings WHERE device_id = 1 AND metric = 'water_level' "
+                            "AND ts >= now() - interval '24 hours' ORDER BY ts, entry_id");
+    std::vector<double> values;
+    for (auto page = with_token("/api/nodes/1/readings?metric=water_level&limit=2").second;;) {
+        ASSERT_TRUE(page.contains("readings")) << page.dump();
+        for (const auto& r : page["readings"]) values.push_back(r["value"].get<double>());
+        if (page["next"].is_null() || values.size() >= rows.size()) break;
+        page = with_token(page["next"].get<std::string>()).second;
+    }
+    ASSERT_GE(values.size(), 3u);
+    for (std::size_t i = 0; i < values.size() && i < rows.size(); ++i) EXPECT_DOUBLE_EQ(values[i], rows[i][0].as<double>()) << i;
+}
+
 TEST_F(Flowgate, AnOpenStreamIsClosedWith4001WhenItsTokenExpires) {
     start_daemon();
     auto client = watch("community/1/updates", "expiring.out", 0, 30, {}, issue_token("1", "4s"));

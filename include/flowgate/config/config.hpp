@@ -40,6 +40,10 @@ struct DatabaseConfig {
     /// Longest a reading waits for its batch to fill before it is written anyway.
     /// 1ms..1m, default 50ms (it bounds the poll-to-WebSocket latency: bench/RESULTS.md).
     std::chrono::milliseconds batch_interval{50};
+    /// Connections (each on a thread of its own) that answer the history API. 1..32, default 2.
+    std::size_t history_connections = 2;
+    /// statement_timeout of a history query; a slower one is answered 503. 10ms..1m, default 5s.
+    std::chrono::milliseconds history_timeout{5'000};
 
     friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };

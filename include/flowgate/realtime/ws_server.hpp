@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,7 +96,7 @@ struct WsServerStats {
     std::uint64_t compressions = 0;          ///< messages compressed (once each, for every session)
 };
 
-/// flowgate's HTTP/WebSocket port: `GET /healthz`, and the streams
+/// flowgate's HTTP/WebSocket port: `GET /healthz`, the history API under `/api/`, and the streams
 /// `/ws/community/{id}/updates` (topic `community:{id}:updates`) and
 /// `/ws/node/{id}/telemetry` (topic `node:{id}:telemetry`), with `?since=<seq>&epoch=<e>`
 /// to recover what a client missed, `?token=` or `Authorization: Bearer` for the token, the
@@ -113,6 +114,23 @@ public:
         std::string body;
     };
     using PageHandler = std::function<Page()>;
+
+    /// A request of the history API that the router has let through: its shape is known,
+    /// its token verified, and the community or node it names exists and is allowed.
+    struct ApiCall {
+        enum class Kind {
+            communities,  ///< GET /api/communities
+            nodes,        ///< GET /api/communities/{id}/nodes
+            readings,     ///< GET /api/nodes/{id}/readings?…
+        };
+        Kind kind = Kind::communities;
+        std::int64_t id = 0;     ///< the community's or node's id
+        std::string query;       ///< the query string, undecoded
+        /// The communities the token allows; nullopt when the server needs no token.
+        std::optional<std::vector<std::int64_t>> communities;
+    };
+    /// Answers one API call, now or later, by calling `respond` once from any thread.
+    using ApiHandler = std::function<void(ApiCall call, std::function<void(Page)> respond)>;
 
     WsServer(boost::asio::io_context& ioc, Hub& hub, TopicCommunity topic_community, obs::Logger log,
              WsServerOptions options = {});
@@ -138,6 +156,10 @@ public:
     /// the loop; replaces an earlier handler of that path. "/healthz" answers
     /// `{"status":"ok"}` until replaced.
     void set_page(std::string path, PageHandler handler);
+
+    /// Serves the history API (`/api/…`) from `handler`, called on the loop. Without one,
+    /// those paths are 404. An answer that takes longer than handshake_timeout is a 504.
+    void set_api(ApiHandler handler);
 
     WsServerStats stats() const;
     /// From an event's arrival from Redis to its last byte written to a client, per

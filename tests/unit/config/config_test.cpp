@@ -101,6 +101,8 @@ TEST(ConfigDefaults, EmptyFileGivesTheDocumentedDefaults) {
     EXPECT_EQ(config.database.writer_queue, 10'000u);
     EXPECT_EQ(config.database.batch_size, 500u);
     EXPECT_EQ(config.database.batch_interval, 50ms);
+    EXPECT_EQ(config.database.history_connections, 2u);
+    EXPECT_EQ(config.database.history_timeout, 5s);
     EXPECT_EQ(config.redis.url, "redis://127.0.0.1:56379");
     EXPECT_EQ(config.redis.connect_timeout, 2s);
     EXPECT_EQ(config.thingspeak.base_url, "https://api.thingspeak.com");
@@ -201,7 +203,7 @@ TEST(ConfigExample, ExampleFileSetsEveryKeyInItsSection) {
 
 TEST(ConfigKeys, EnvironmentNamesAreDerivedFromTheKeys) {
     const auto keys = config_keys();
-    EXPECT_EQ(keys.size(), 37u);
+    EXPECT_EQ(keys.size(), 39u);
     for (const auto& key : keys) {
         std::string expected = "FLOWGATE_" + key.name;
         std::replace(expected.begin(), expected.end(), '.', '_');
@@ -376,6 +378,9 @@ TEST(ConfigErrors, OutOfRangeValuesAreErrors) {
              "redis.replay_ttl = \"8d\"",
              "database.batch_interval = \"0ms\"",
              "database.batch_interval = \"61s\"",
+             "database.history_connections = 0",
+             "database.history_connections = 33",
+             "database.history_timeout = \"9ms\"",
              "redis.connect_timeout = \"6m\"",
              "thingspeak.request_timeout = \"10 s\"",
              "thingspeak.request_timeout = \"10\"",
@@ -433,7 +438,8 @@ TEST(ConfigErrors, IntegerBeyond64BitsIsAnError) {
 TEST(ConfigErrors, TheLargestAndSmallestValuesAreAccepted) {
     EXPECT_NO_THROW(parse("database.batch_size = 100000\ndatabase.writer_queue = 10000000\n"
                           "thingspeak.max_body_bytes = 1024\nhttp.max_ws_message_bytes = 16777216\n"
-                          "database.batch_interval = \"1m\"\nredis.connect_timeout = \"5m\"\n"));
+                          "database.batch_interval = \"1m\"\nredis.connect_timeout = \"5m\"\n"
+                          "database.history_connections = 32\ndatabase.history_timeout = \"1m\"\n"));
     EXPECT_NO_THROW(parse("database.batch_size = 1\ndatabase.writer_queue = 1\nhttp.ws_send_queue_bytes = 4096\n"
                           "redis.replay_max_messages = 1\nredis.replay_ttl = \"1s\"\n"));
 }

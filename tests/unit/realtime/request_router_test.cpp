@@ -327,3 +327,69 @@ TEST_F(RequestRouterTest, DeflateIsNegotiatedWithoutContextTakeover) {
     r.extensions = "permessage-deflate";
     EXPECT_FALSE(this->route(r).encoding.deflate);
 }
+
+TEST_F(RequestRouterTest, HistoryApiPathsAreNotFoundUntilEnabled) {
+    EXPECT_EQ(get("/api/communities", false).status, 404);
+    router_.enable_api();
+    const auto route = get("/api/communities", false);
+    EXPECT_EQ(route.action, Route::Action::api);
+    EXPECT_EQ(route.api.kind, flowgate::realtime::WsServer::ApiCall::Kind::communities);
+    EXPECT_FALSE(route.api.communities) << "without auth, every community";
+}
+
+TEST_F(RequestRouterTest, HistoryApiCallsCarryTheirIdAndQuery) {
+    using Kind = flowgate::realtime::WsServer::ApiCall::Kind;
+    router_.enable_api();
+    const auto nodes = get("/api/communities/2/nodes", false);
+    EXPECT_EQ(nodes.action, Route::Action::api);
+    EXPECT_EQ(nodes.api.kind, Kind::nodes);
+    EXPECT_EQ(nodes.api.id, 2);
+    const auto readings = get("/api/nodes/5/readings?metric=level&limit=10", false);
+    EXPECT_EQ(readings.action, Route::Action::api);
+    EXPECT_EQ(readings.api.kind, Kind::readings);
+    EXPECT_EQ(readings.api.id, 5);
+    EXPECT_EQ(readings.api.query, "metric=level&limit=10");
+    EXPECT_EQ(route(request("HEAD", "/api/communities", false)).action, Route::Action::api);
+}
+
+TEST_F(RequestRouterTest, HistoryApiAnswersWrongPathsMethodsAndUnknownIds) {
+    router_.enable_api();
+    for (const auto* path : {"/api/", "/api/nodes", "/api/communities/x/nodes", "/api/communities/0/nodes",
+                             "/api/nodes/1/readings/more", "/api/nodes/1/telemetry"}) {
+        const auto route = get(path, false);
+        EXPECT_EQ(route.status, 404) << path;
+        EXPECT_NE(error_of(route).find("/api/communities, /api/communities/{id}/nodes or /api/nodes/{id}/readings"),
+                  std::string::npos)
+            << path;
+    }
+    const auto post = route(request("POST", "/api/communities", false));
+    EXPECT_EQ(post.status, 405);
+    EXPECT_EQ(header(post, "Allow"), "GET, HEAD");
+    EXPECT_EQ(error_of(get("/api/communities/9/nodes", false)), "community 9 does not exist");
+    EXPECT_EQ(error_of(get("/api/nodes/9/readings?metric=m", false)), "node 9 does not exist");
+}
+
+TEST_F(RequestRouterTest, HistoryApiFollowsTheTokenTenancyRules) {
+    require_tokens({secret_a});
+    router_.enable_api();
+    EXPECT_EQ(get("/api/communities", false).status, 401);
+    EXPECT_EQ(get("/api/communities?token=" + token(secret_b, {1}), false).status, 401) << "another server's secret";
+
+    const auto mine = token(secret_a, {1});
+    const auto listed = get("/api/communities?token=" + mine, false);
+    EXPECT_EQ(listed.action, Route::Action::api);
+    EXPECT_EQ(listed.api.communities, (std::vector<std::int64_t>{1}));
+
+    auto bearer = request("GET", "/api/nodes/2/readings?metric=m", false);
+    const auto header_value = "Bearer " + mine;
+    bearer.authorization = header_value;
+    EXPECT_EQ(route(bearer).action, Route::Action::api);
+
+    // Another community's node and community: 403; an unknown one: 404 only after the token.
+    const auto other_node = get("/api/nodes/5/readings?metric=m&token=" + mine, false);
+    EXPECT_EQ(other_node.status, 403);
+    EXPECT_EQ(error_of(other_node), "this token does not allow community 2");
+    EXPECT_EQ(get("/api/communities/2/nodes?token=" + mine, false).status, 403);
+    EXPECT_EQ(get("/api/nodes/9/readings", false).status, 401);
+    EXPECT_EQ(get("/api/nodes/9/readings?token=" + mine, false).status, 404);
+}
