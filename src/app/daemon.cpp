@@ -32,6 +32,7 @@
 #include "ingest.hpp"
 #include "redis_feed.hpp"
 #include "systemd_notify.hpp"
+#include "web_assets.hpp"
 
 namespace flowgate::app {
 namespace {
@@ -256,6 +257,13 @@ int run_daemon(const config::Config& config, const std::string& config_file, con
         return realtime::WsServer::Page{200, "application/json",
                                         R"({"status":"ok","devices":)" + std::to_string(source.stats().devices) + "}"};
     });
+    // The dashboard, built into the binary: "/" is its index.html.
+    for (const auto& asset : web_assets()) {
+        const auto page = [&asset] {
+            return realtime::WsServer::Page{200, std::string{asset.content_type}, std::string{asset.body}};
+        };
+        ws.set_page(asset.path == "/index.html" ? "/" : std::string{asset.path}, page);
+    }
     // PostgreSQL is up while the registry watcher holds its connection and the writer is not
     // failing (it learns of an outage only when it writes).
     const auto database_up = [&] {

@@ -93,6 +93,8 @@ json value_of(const pqxx::field& value, const pqxx::field& text) {
     return nullptr;
 }
 
+json number_or_null(const pqxx::field& number) { return number.is_null() ? json(nullptr) : json(number.as<double>()); }
+
 json unit_of(const pqxx::field& unit) { return unit.is_null() ? json(nullptr) : json(unit.as<std::string>()); }
 
 /// `text` with everything but RFC 3986's unreserved characters percent-escaped.
@@ -326,7 +328,7 @@ void HistoryReader::nodes(std::int64_t community_id, Done done) {
             // The last reading of each mapped metric: one backward step on the primary key each.
             const auto metrics = txn.exec_params(
                 "SELECT f.device_id, f.canonical_name, f.unit, " + micros_of("r.ts") +
-                    ", r.value, r.value_text FROM nodes n JOIN thingspeak_field_mappings f ON f.device_id = n.id"
+                    ", r.value, r.value_text, f.min_valid, f.max_valid FROM nodes n JOIN thingspeak_field_mappings f ON f.device_id = n.id"
                     " LEFT JOIN LATERAL (SELECT ts, value, value_text FROM telemetry_readings t"
                     "   WHERE t.device_id = f.device_id AND t.metric = f.canonical_name"
                     "   ORDER BY ts DESC, entry_id DESC LIMIT 1) r ON true"
@@ -341,7 +343,9 @@ void HistoryReader::nodes(std::int64_t community_id, Done done) {
                     of_node.push_back({{"metric", metric[1].as<std::string>()},
                                        {"unit", unit_of(metric[2])},
                                        {"ts", time_or_null(metric[3])},
-                                       {"value", value_of(metric[4], metric[5])}});
+                                       {"value", value_of(metric[4], metric[5])},
+                                       {"min", number_or_null(metric[6])},
+                                       {"max", number_or_null(metric[7])}});
                 }
                 list.push_back({{"id", id},
                                 {"name", node[1].as<std::string>()},

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -1333,4 +1334,57 @@ TEST_F(Flowgate, ChromiumStreamsPingsClosesAndRecoversWithSince) {
     EXPECT_TRUE(r["recovery"]["recovered"].get<bool>()) << r["recovery"].dump();
     const auto from = r["messages"][1]["seq"].get<std::uint64_t>();
     for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(r["resumed"][i], from + 1 + i) << "the messages right after since";
+}
+
+// The wall dashboard in a real browser: cards, a live change within 2 s, a device going
+// Offline, and a daemon restart under the open page. The screenshot stays in
+// build/test-artifacts/dashboard.png.
+TEST_F(Flowgate, TheDashboardShowsLiveCardsAnOfflineDeviceAndRecoversFromARestart) {
+    db_->exec("UPDATE nodes SET polling_interval_s = 1 WHERE id = 1");
+    db_->exec("UPDATE nodes SET stale_after_s = 2, offline_after_s = 4 WHERE id = 3");
+    start_daemon();
+    // The page itself is served without a token; everything it asks for needs one.
+    const auto index = HttpClient{"127.0.0.1", port_}.get("/");
+    ASSERT_EQ(index.status, 200u);
+    EXPECT_EQ(index.headers.at("content-type"), "text/html; charset=utf-8");
+    EXPECT_NE(index.body.find("/dashboard.js"), std::string::npos);
+
+    std::filesystem::create_directories(FLOWGATE_ARTIFACTS_DIR);
+    const auto screenshot = std::string{FLOWGATE_ARTIFACTS_DIR} + "/dashboard.png";
+    std::filesystem::remove(screenshot);
+    ChildProcess browser{"/usr/bin/node",
+                         {std::string{FLOWGATE_SOURCE_DIR} + "/tests/e2e/browser/dashboard_chromium.mjs",
+                          "http://127.0.0.1:" + std::to_string(port_) + "/?community=1&token=" + token_,
+                          "http://127.0.0.1:" + std::to_string(sim_port_), dir_.path().string(), screenshot},
+                         dir_.path() / "dashboard.out"};
+    const auto running = [&] { return !browser.wait(0ms).has_value(); };
+    ASSERT_TRUE(eventually([&] { return browser.output().find(R"({"step":"restart"})") != std::string::npos || !running(); }, 120s));
+    ASSERT_TRUE(running()) << browser.output();
+    // Down for a few seconds, back on the same port; the page was never reloaded.
+    ASSERT_EQ(daemon_->stop(SIGTERM, 15s), 0) << tail(daemon_->output());
+    std::this_thread::sleep_for(3s);
+    unsigned short port = 0;
+    daemon_ = start_instance(port, {{"FLOWGATE_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port_)}});
+    ASSERT_EQ(port, port_);
+    std::ofstream{dir_.path() / "restarted"} << "yes\n";
+    ASSERT_EQ(browser.wait(120s), 0) << browser.output();
+
+    const auto lines = json_lines(browser.output());
+    ASSERT_FALSE(lines.empty()) << browser.output();
+    const auto& r = lines.back();
+    std::cout << "dashboard: " << r.dump() << '\n';
+    EXPECT_EQ(r["cards"].size(), 8u) << r.dump();
+    EXPECT_EQ(r["cards"][0], "OHT-1 Jayanagar Ward 7");
+    EXPECT_FALSE(r["token_left_in_address_bar"].get<bool>());
+    EXPECT_LT(r["change_ms"].get<int>(), 2000) << "a new simulator entry reaches its card within 2 s";
+    EXPECT_NEAR(r["oht"]["value"].get<double>(), r["oht"]["expected"].get<double>(), 1e-9) << r["oht"].dump();
+    EXPECT_EQ(r["oht"]["unit"], "m");
+    EXPECT_TRUE(r["oht"]["fill"].get<std::string>().ends_with("% full")) << r["oht"].dump();
+    EXPECT_GT(r["oht"]["spark"].get<int>(), 2) << "a sparkline from the history API";
+    EXPECT_EQ(r["offline_text"], "Offline");
+    EXPECT_TRUE(r["reconnecting_text"].get<std::string>().starts_with("reconnecting")) << r.dump();
+    EXPECT_TRUE(r["note"].get<std::string>().starts_with("reconnected: recovered ")) << r.dump();
+    EXPECT_TRUE(r["live_after_restart"].get<bool>());
+    EXPECT_EQ(r["errors"], json::array()) << "no script errors on the page";
+    EXPECT_TRUE(std::filesystem::file_size(screenshot) > 10'000) << screenshot;
 }

@@ -84,8 +84,9 @@ public:
     /// `{"communities":[{"id","name","nodes"}]}`, of those in `allowed` (all when nullopt).
     void communities(std::optional<std::vector<std::int64_t>> allowed, Done done);
     /// `{"community_id","nodes":[{"id","name","category","enabled","status","last_seen",
-    /// "metrics":[{"metric","unit","ts","value"}]}]}`: each node with its health and the
-    /// last reading of each mapped metric (ts and value null before the first).
+    /// "metrics":[{"metric","unit","ts","value","min","max"}]}]}`: each node with its health
+    /// and the last reading of each mapped metric (ts and value null before the first; min
+    /// and max the mapping's valid range, null when open).
     void nodes(std::int64_t community_id, Done done);
     /// `{"node_id","metric","unit","from","to","limit","readings":[{"ts","value"}],"next"}`
     /// in time order; "next" is the path of the following page, or null on the last.

@@ -87,12 +87,12 @@ TEST_F(HistoryReaderTest, ListsNodesWithTheirStatusAndLastReadingOfEachMetric) {
     EXPECT_EQ(oht["status"], "online");
     EXPECT_EQ(oht["last_seen"], "2026-12-04T23:59:00Z");
     ASSERT_EQ(oht["metrics"].size(), 3u);
-    EXPECT_EQ(oht["metrics"][0], json::parse(R"({"metric":"water_level","unit":"m","ts":"2026-12-04T23:59:00Z","value":1.439})"));
-    EXPECT_EQ(oht["metrics"][1], json::parse(R"({"metric":"water_temperature","unit":"°C","ts":null,"value":null})"));
+    EXPECT_EQ(oht["metrics"][0], json::parse(R"({"metric":"water_level","unit":"m","ts":"2026-12-04T23:59:00Z","value":1.439,"min":0.0,"max":3.5})"));
+    EXPECT_EQ(oht["metrics"][1], json::parse(R"({"metric":"water_temperature","unit":"°C","ts":null,"value":null,"min":0.0,"max":60.0})"));
     const auto& pump = body["nodes"][4];
     EXPECT_EQ(pump["status"], "unknown");
     EXPECT_EQ(pump["last_seen"], nullptr);
-    EXPECT_EQ(pump["metrics"][3], json::parse(R"({"metric":"panel_mode","unit":null,"ts":"2026-12-04T00:01:40Z","value":"auto"})"));
+    EXPECT_EQ(pump["metrics"][3], json::parse(R"({"metric":"panel_mode","unit":null,"ts":"2026-12-04T00:01:40Z","value":"auto","min":null,"max":null})"));
 }
 
 TEST_F(HistoryReaderTest, ReadsARangeInTimeOrderAndPagesThroughIt) {
