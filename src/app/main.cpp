@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include "daemon.hpp"
+#include "operator_cli.hpp"
 #include "flowgate/auth/token.hpp"
 #include "flowgate/config/config.hpp"
 #include "flowgate/core/duration.hpp"
@@ -38,6 +39,14 @@ commands:
   migrate --config FILE [--migrations DIR]
                       apply pending database migrations (default DIR: )" FLOWGATE_MIGRATIONS_DIR R"()
   check-config FILE   validate FILE (and FLOWGATE_* variables) and print the effective values
+  devices import FILE.csv|FILE.json [--config FILE]
+                      add or update nodes, channels and field mappings: all of the file
+                      or nothing; every problem with its line (CSV) or path (JSON)
+  devices list [--config FILE]
+                      every node with its channel, status and last contact
+  channel check DEVICE [--config FILE]
+                      read the device's channel once and compare it with its mappings:
+                      what would be stored, and what refused and why (exit 1 if anything)
   token issue --communities 1,3 [--ttl 24h] [--scope read|operator] [--config FILE]
                       print a stream token for those communities, signed with the newest
                       secret of FLOWGATE_AUTH_SECRETS / auth.secret_file
@@ -141,6 +150,84 @@ std::optional<std::vector<std::int64_t>> parse_ids(std::string_view text) {
     return ids;
 }
 
+/// The configuration of a command whose --config is optional: FILE and the environment, or
+/// the environment (FLOWGATE_DATABASE_URL, …) alone.
+std::optional<flowgate::config::Config> load_optional(const std::string& file) {
+    if (!file.empty()) return load(file);
+    try {
+        return flowgate::config::parse_config("", "environment", flowgate::config::process_environment());
+    } catch (const flowgate::config::ConfigError& e) {
+        std::cerr << e.what() << '\n';
+        return std::nullopt;
+    }
+}
+
+constexpr std::string_view devices_usage = R"usage(usage: flowgate devices import FILE.csv|FILE.json [--config FILE]
+       flowgate devices list [--config FILE]
+
+Without --config, the database is FLOWGATE_DATABASE_URL (or the default).
+
+CSV: a header row, then one row per field mapping. Columns (any order):
+  community, node, category, channel_id, field, metric          required
+  polling_interval_s (60), priority (5), enabled (true), read_api_key,
+  type (float|integer|boolean|string), scale (1), offset (0), unit, min, max, label
+The rows of one node repeat its node columns. Lines starting with # are skipped.
+
+JSON: {"nodes":[{"community":"Ward 7","name":"OHT-1","category":"OHT",
+  "polling_interval_s":15,"channel_id":2100101,"read_api_key":null,
+  "fields":[{"field":1,"metric":"water_level","scale":0.01,"unit":"m",
+             "min":0,"max":3.5,"label":"Water Level (cm)"}]}]}
+
+Nodes are matched by community and name: a new one is added, an existing one updated and
+its field mappings replaced by the file's. Running daemons apply the change within a second.
+)usage";
+
+int devices_command(std::span<char*> operands) {
+    const std::string_view sub = operands.empty() ? "" : operands[0];
+    if (sub == "--help" || sub == "help") {
+        std::cout << devices_usage;
+        return exit_ok;
+    }
+    if (sub != "import" && sub != "list") {
+        std::cerr << "flowgate: devices takes: import FILE, list\n\n" << devices_usage;
+        return exit_usage;
+    }
+    auto rest = operands.subspan(1);
+    std::string path;
+    if (sub == "import") {
+        if (rest.empty() || std::string_view{rest[0]}.starts_with("--")) return usage_error("devices import needs a FILE.csv or FILE.json");
+        path = rest[0];
+        rest = rest.subspan(1);
+    }
+    std::string file;
+    if (!parse_options(rest, {{"--config", &file}})) return exit_usage;
+    const auto config = load_optional(file);
+    if (!config) return exit_usage;
+    return sub == "import" ? flowgate::app::devices_import(*config, path) : flowgate::app::devices_list(*config);
+}
+
+int channel_command(std::span<char*> operands) {
+    constexpr std::string_view channel_usage = "usage: flowgate channel check DEVICE [--config FILE]\n\n"
+                                               "Reads the device's ThingSpeak channel once (thingspeak.base_url) and compares each\n"
+                                               "field with its mapping: label, data type, calibration and valid range. Prints what\n"
+                                               "would be stored and what would be refused and why; exit code 1 if anything would be.\n";
+    if (!operands.empty() && (std::string_view{operands[0]} == "--help" || std::string_view{operands[0]} == "help")) {
+        std::cout << channel_usage;
+        return exit_ok;
+    }
+    if (operands.size() < 2 || std::string_view{operands[0]} != "check") {
+        std::cerr << "flowgate: channel takes: check DEVICE\n\n" << channel_usage;
+        return exit_usage;
+    }
+    const auto id = parse_ids(operands[1]);
+    if (!id || id->size() != 1) return usage_error("channel check needs a DEVICE id (flowgate devices list shows them)");
+    std::string file;
+    if (!parse_options(operands.subspan(2), {{"--config", &file}})) return exit_usage;
+    const auto config = load_optional(file);
+    if (!config) return exit_usage;
+    return flowgate::app::channel_check(*config, id->front());
+}
+
 int token_command(std::span<char*> operands) {
     if (operands.empty() || std::string_view{operands[0]} != "issue") return usage_error("token takes: issue");
     std::string communities, ttl = "24h", scope = "read", file;
@@ -194,6 +281,8 @@ int run(std::span<char*> args) {
     if (command == "run") return run_command(operands);
     if (command == "migrate") return migrate_command(operands);
     if (command == "token") return token_command(operands);
+    if (command == "devices") return devices_command(operands);
+    if (command == "channel") return channel_command(operands);
     if (command == "check-config") {
         if (operands.size() != 1) return usage_error("check-config takes exactly one FILE");
         return check_config(operands[0]);

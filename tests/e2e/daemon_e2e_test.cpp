@@ -1336,6 +1336,55 @@ TEST_F(Flowgate, ChromiumStreamsPingsClosesAndRecoversWithSince) {
     for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(r["resumed"][i], from + 1 + i) << "the messages right after since";
 }
 
+// The operator's commands against the demo installation while the daemon runs.
+TEST_F(Flowgate, OperatorCommandsListImportAndCheckDevices) {
+    start_daemon();
+    const auto flowgate = [&](std::vector<std::string> args, const std::string& name) {
+        args.insert(args.end(), {"--config", path("flowgate.toml")});
+        ChildProcess command{FLOWGATE_BINARY, args, dir_.path() / name, env()};
+        const auto status = command.wait(30s);
+        return std::pair{status.value_or(-1), command.output()};
+    };
+    const auto [listed, list] = flowgate({"devices", "list"}, "list.out");
+    EXPECT_EQ(listed, 0) << list;
+    EXPECT_NE(list.find("OHT-1 Jayanagar Ward 7"), std::string::npos) << list;
+    EXPECT_NE(list.find("8 nodes"), std::string::npos) << list;
+    EXPECT_EQ(list.find("DEMOREADKEY"), std::string::npos) << "no read key in: " << list;
+
+    auto [checked, check] = flowgate({"channel", "check", "2"}, "check.out");
+    EXPECT_EQ(checked, 0) << check;
+    EXPECT_NE(check.find("ok: every mapped field would be stored"), std::string::npos) << check;
+    EXPECT_EQ(check.find("DEMOREADKEY"), std::string::npos) << check;
+    sim_control("/_sim/channels/2100101/fields/2", R"({"label":"Temp"})");
+    std::tie(checked, check) = flowgate({"channel", "check", "1"}, "check2.out");
+    EXPECT_EQ(checked, 1) << check;
+    EXPECT_NE(check.find(R"(field2 "Temp" -> water_temperature (float °C, valid 0..60): REFUSED (schema: )"), std::string::npos) << check;
+
+    std::ofstream{dir_.path() / "bad.csv"} << "community,node,category,channel_id,field,metric,label\n"
+                                           << "Jayanagar Ward 7,Sump-3 Ward 7,Sump,2100103,1,water_level,Sump Level (cm)\n"
+                                           << "Jayanagar Ward 7,Sump-4 Ward 7,Sump,2100103,1,Water Level,Sump Level (cm)\n";
+    const auto [refused, bad] = flowgate({"devices", "import", path("bad.csv")}, "bad.out");
+    EXPECT_EQ(refused, 1) << bad;
+    EXPECT_NE(bad.find("bad.csv: line 3: metric 'Water Level' must be lower case"), std::string::npos) << bad;
+    EXPECT_NE(bad.find("1 problem, nothing imported"), std::string::npos) << bad;
+    EXPECT_EQ(db_->count("SELECT count(*) FROM nodes"), 8);
+
+    // A new node on an existing channel: the running daemon polls it without a restart.
+    std::ofstream{dir_.path() / "good.csv"} << "community,node,category,channel_id,polling_interval_s,field,metric,label\n"
+                                            << "Jayanagar Ward 7,Sump-3 Ward 7,Sump,2100103,2,1,water_level,Sump Level (cm)\n";
+    const auto [imported, good] = flowgate({"devices", "import", path("good.csv")}, "good.out");
+    EXPECT_EQ(imported, 0) << good;
+    EXPECT_NE(good.find("1 nodes (1 new, 0 updated), 1 field mappings"), std::string::npos) << good;
+    const auto id = db_->value("SELECT id FROM nodes WHERE name = 'Sump-3 Ward 7'");
+    ASSERT_TRUE(id);
+    EXPECT_TRUE(eventually([&] { return db_->count("SELECT count(*) FROM telemetry_readings WHERE device_id = " + *id) > 0; }, 30s))
+        << tail(daemon_->output());
+
+    const auto [helped, help] = flowgate({"devices", "--help"}, "help.out");
+    EXPECT_EQ(helped, 0);
+    EXPECT_NE(help.find("one row per field mapping"), std::string::npos) << help;
+}
+
 // The wall dashboard in a real browser: cards, a live change within 2 s, a device going
 // Offline, and a daemon restart under the open page. The screenshot stays in
 // build/test-artifacts/dashboard.png.
