@@ -243,10 +243,12 @@ double percentile(const std::vector<double>& sorted, double p) {
 class SlowConsumerTest : public PipelineTest {
 protected:
     // The stalled client starts reading only once the readers are done; under a sanitizer that
-    // is later than the default 5 s in which a closed session must finish its close handshake.
+    // is later than the default 5 s in which a closed session must finish its close handshake,
+    // and than the 10 s a write may make no progress before the connection is dropped.
     flowgate::realtime::WsServerOptions server_options() const override {
         flowgate::realtime::WsServerOptions options;
         options.close_timeout = 60s;
+        options.write_timeout = 60s;
         options.max_connections_per_ip = 200;  // 101 clients, all from 127.0.0.1
         return options;
     }
