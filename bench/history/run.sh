@@ -18,12 +18,11 @@ server=$FLOWGATE_DATABASE_URL
 db=flowgate_bench_history
 url=${server%/*}/$db
 
+export FLOWGATE_DATABASE_URL=$url  # the daemon's database: the variable wins over the file
 tmp=$(mktemp -d)
 cat > "$tmp/flowgate.toml" <<TOML
 [log]
 level = "warn"
-[database]
-url = "$url"
 [http]
 listen = "127.0.0.1:0"
 [auth]
@@ -34,7 +33,7 @@ TOML
 
 if [ "$(psql "$server" -tAc "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
   psql "$server" -qc "CREATE DATABASE $db"
-  "$build/flowgate" migrate --config "$tmp/flowgate.toml" >/dev/null
+  "$build/src/flowgate" migrate --config "$tmp/flowgate.toml" >/dev/null
   echo "loading 10,000,000 readings into $db (once)" >&2
   time psql "$url" -q -v ON_ERROR_STOP=1 <<'SQL'
 INSERT INTO communities (id, name) VALUES (1, 'Bench');
@@ -53,16 +52,17 @@ SQL
 fi
 echo "readings: $(psql "$url" -tAc 'SELECT count(*) FROM telemetry_readings')" >&2
 
-"$build/flowgate" run --config "$tmp/flowgate.toml" --port-file "$tmp/port" > "$tmp/daemon.log" 2>&1 &
+"$build/src/flowgate" run --config "$tmp/flowgate.toml" --port-file "$tmp/port" > "$tmp/daemon.log" 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 base="http://127.0.0.1:$(cat "$tmp/port")"
 
-echo "--- PostgreSQL: the 24 h range query (node 42, water_level)" >&2
-psql "$url" -tAc "EXPLAIN (ANALYZE, BUFFERS) SELECT (extract(epoch FROM ts) * 1000000)::bigint, entry_id, value, value_text
+echo "--- PostgreSQL: the 24 h range query (node 42, water_level), 5 times on one connection" >&2
+query="EXPLAIN (ANALYZE, TIMING OFF) SELECT (extract(epoch FROM ts) * 1000000)::bigint, entry_id, value, value_text
   FROM telemetry_readings WHERE device_id = 42 AND metric = 'water_level' AND ts >= now() - interval '24 hours'
-  AND ts < now() ORDER BY ts, entry_id LIMIT 10001" | grep -E "Index|Execution|Buffers" | head -4 >&2
+  AND ts < now() ORDER BY ts, entry_id LIMIT 10001;"
+psql "$url" -tA -c "$query" -c "$query" -c "$query" -c "$query" -c "$query" | grep -E "Index Scan|Execution Time" >&2
 rows=$(curl -sf "$base/api/nodes/42/readings?metric=water_level&limit=10000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["readings"]))')
 bytes=$(curl -sf "$base/api/nodes/42/readings?metric=water_level&limit=10000" | wc -c)
 echo "24 h answer: $rows readings, $bytes bytes" >&2
