@@ -130,6 +130,24 @@ std::variant<std::optional<auth::Claims>, Route> RequestRouter::verify_token(
     return std::optional{std::get<auth::Claims>(std::move(verified))};
 }
 
+std::optional<Route> RequestRouter::refuse_access(TopicKind kind, std::int64_t id,
+                                                  const std::optional<auth::Claims>& claims) const {
+    const auto community = topic_community_ ? topic_community_(kind, id) : std::nullopt;
+    if (!community) {
+        std::string error{to_string(kind)};
+        error += ' ';
+        error += std::to_string(id);
+        error += " does not exist";
+        return error_route(404, error);
+    }
+    if (claims && !claims->allows(*community)) {
+        std::string error = "this token does not allow community ";
+        error += std::to_string(*community);
+        return error_route(403, error);
+    }
+    return std::nullopt;
+}
+
 Route RequestRouter::route_api(const Request& request, std::string_view path, std::string_view query,
                                std::chrono::system_clock::time_point now) const {
     using Kind = WsServer::ApiCall::Kind;
@@ -152,19 +170,8 @@ Route RequestRouter::route_api(const Request& request, std::string_view path, st
     if (auto* refused = std::get_if<Route>(&verified)) return std::move(*refused);
     const auto claims = std::get<std::optional<auth::Claims>>(std::move(verified));
     if (*kind != Kind::communities) {
-        const auto topic_kind = *kind == Kind::nodes ? TopicKind::community : TopicKind::node;
-        const auto community = topic_community_ ? topic_community_(topic_kind, id) : std::nullopt;
-        if (!community) {
-            std::string error{to_string(topic_kind)};
-            error += ' ';
-            error += std::to_string(id);
-            error += " does not exist";
-            return error_route(404, error);
-        }
-        if (claims && !claims->allows(*community)) {
-            std::string error = "this token does not allow community ";
-            error += std::to_string(*community);
-            return error_route(403, error);
+        if (auto refused = refuse_access(*kind == Kind::nodes ? TopicKind::community : TopicKind::node, id, claims)) {
+            return std::move(*refused);
         }
     }
     Route route;
@@ -208,19 +215,7 @@ Route RequestRouter::route_stream(const Request& request, std::string_view path,
     auto verified = verify_token(request, query, now);
     if (auto* refused = std::get_if<Route>(&verified)) return std::move(*refused);
     const auto claims = std::get<std::optional<auth::Claims>>(std::move(verified));
-    const auto community = topic_community_ ? topic_community_(kind, id) : std::nullopt;
-    if (!community) {
-        std::string error{to_string(kind)};
-        error += ' ';
-        error += std::to_string(id);
-        error += " does not exist";
-        return error_route(404, error);
-    }
-    if (claims && !claims->allows(*community)) {
-        std::string error = "this token does not allow community ";
-        error += std::to_string(*community);
-        return error_route(403, error);
-    }
+    if (auto refused = refuse_access(kind, id, claims)) return std::move(*refused);
     std::optional<std::string_view> since;
     std::optional<std::string_view> epoch;
     for (const auto& parameter : split(query, '&')) {

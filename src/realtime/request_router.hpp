@@ -83,6 +83,9 @@ private:
     /// The token's claims; nullopt without auth; a 401 route when it is missing or refused.
     std::variant<std::optional<auth::Claims>, Route> verify_token(const Request& request, std::string_view query,
                                                                   std::chrono::system_clock::time_point now) const;
+    /// 404 when the community or node does not exist, 403 when the token does not allow its
+    /// community; nullopt when it may be seen.
+    std::optional<Route> refuse_access(TopicKind kind, std::int64_t id, const std::optional<auth::Claims>& claims) const;
     bool origin_allowed(const Request& request) const;
 
     TopicCommunity topic_community_;
