@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""docker/Dockerfile and docker-compose.yml, checked without Docker (no daemon runs here):
-the compose file's shape (services, health checks, start order, the demo profile, no secret
-written in it), and the image's runtime packages against what the built daemon links.
+"""docker/Dockerfile and docker-compose.yml, checked without Docker (scripts/docker-check builds
+and runs the image, by hand): the compose file's shape (services, health checks, start order,
+the demo profile, no secret written in it), that the build stage copies every directory the
+build reads, and the image's runtime packages against what the built daemon links.
 
   docker_files_test.py REPO FLOWGATE_BINARY
 """
@@ -44,6 +45,22 @@ dockerfile = open(os.path.join(repo, "docker/Dockerfile")).read()
 stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
 check(stages == ["debian:bookworm", "debian:bookworm-slim"], f"base images: {stages}")
 check(re.search(r"^USER flowgate$", dockerfile, re.M), "the image does not run as the flowgate user")
+# The build stage copies every top-level directory the CMake build of the binaries reads (web/
+# is compiled into the daemon; the tests' own CMake files name scripts only to run them).
+copied = set(re.findall(r"^COPY (\S+) ", dockerfile.split("FROM debian:bookworm-slim", 1)[0], re.M))
+read = set()
+for directory, _, files in os.walk(repo):
+    parts = os.path.relpath(directory, repo).split(os.sep)
+    if parts[0] == "tests" or any(part.startswith((".", "build")) or part == "node_modules" for part in parts):
+        continue
+    for name in files:
+        if name == "CMakeLists.txt" or name.endswith(".cmake"):
+            text = open(os.path.join(directory, name)).read()
+            read |= set(re.findall(r"\$\{PROJECT_SOURCE_DIR\}/([\w.-]+)", text))
+            read |= set(re.findall(r"^\s*add_subdirectory\(([\w.-]+)", text, re.M)) if directory == repo else set()
+for top in sorted(read):
+    check(not os.path.isdir(os.path.join(repo, top)) or top in copied, f"the build reads {top}/ but the Dockerfile does not COPY it")
+
 final = dockerfile.split("FROM debian:bookworm-slim", 1)[1]
 packages = set(re.findall(r"\b(lib[\w.+-]+|zlib1g)\b", final.split("&&")[1]))
 
