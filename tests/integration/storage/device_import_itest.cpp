@@ -12,28 +12,18 @@ using flowgate::test::TestDatabase;
 
 namespace {
 
-const std::filesystem::path source_dir{FLOWGATE_SOURCE_DIR};
 
 const std::string header = "community,node,category,polling_interval_s,channel_id,read_api_key,field,metric,scale,unit,label\n";
 
-class DeviceImportTest : public ::testing::Test {
+// The demo rows carry explicit ids, which leave the id sequences behind.
+class DeviceImportTest : public flowgate::test::DemoDatabaseTest {
 protected:
-    void SetUp() override {
-        const auto server = flowgate::test::base_database_url();
-        if (!server) GTEST_SKIP() << "FLOWGATE_DATABASE_URL is not set; run scripts/test, or eval \"$(scripts/services env)\"";
-        db_ = std::make_unique<TestDatabase>(*server);
-        db_->migrate();
-        // The demo rows carry explicit ids, which leave the id sequences behind.
-        db_->run_sql_file(source_dir / "config/demo-devices.sql");
-    }
-
     flowgate::registry::ImportSummary import(const std::string& rows) {
         const auto parsed = parse_device_csv(header + rows);
         EXPECT_TRUE(parsed.problems.empty()) << parsed.problems.front();
         return apply_device_import(db_->url(), parsed.nodes);
     }
 
-    std::unique_ptr<TestDatabase> db_;
 };
 
 } // namespace

@@ -22,18 +22,7 @@ namespace {
 
 const std::filesystem::path source_dir{FLOWGATE_SOURCE_DIR};
 
-class DeviceRegistryTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        const auto server = flowgate::test::base_database_url();
-        if (!server) GTEST_SKIP() << "FLOWGATE_DATABASE_URL is not set; run scripts/test, or eval \"$(scripts/services env)\"";
-        db_ = std::make_unique<TestDatabase>(*server);
-        db_->migrate();
-        db_->run_sql_file(source_dir / "config/demo-devices.sql");
-    }
-
-    std::unique_ptr<TestDatabase> db_;
-};
+class DeviceRegistryTest : public flowgate::test::DemoDatabaseTest {};
 
 const ThingSpeakDevice& by_channel(const std::vector<ThingSpeakDevice>& devices, std::int64_t channel) {
     for (const auto& device : devices) {
@@ -45,7 +34,7 @@ const ThingSpeakDevice& by_channel(const std::vector<ThingSpeakDevice>& devices,
 } // namespace
 
 TEST_F(DeviceRegistryTest, LoadsTheDemoNetworkAsTheSimulatorServesIt) {
-    db_->run_sql_file(source_dir / "config/demo-devices.sql");  // loading it twice changes nothing
+    db_->load_demo_devices();  // loading it twice changes nothing
     const auto devices = load_thingspeak_devices(db_->url());
     ASSERT_EQ(devices.size(), 8u);
     for (std::size_t i = 0; i < devices.size(); ++i) {

@@ -17,18 +17,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::filesystem::path source_dir{FLOWGATE_SOURCE_DIR};
 // 2026-12-04T00:00:00Z
 constexpr std::int64_t day_start = 1'796'342'400;
 
-class HistoryReaderTest : public ::testing::Test {
+class HistoryReaderTest : public flowgate::test::DemoDatabaseTest {
 protected:
     void SetUp() override {
-        const auto server = flowgate::test::base_database_url();
-        if (!server) GTEST_SKIP() << "FLOWGATE_DATABASE_URL is not set; run scripts/test, or eval \"$(scripts/services env)\"";
-        db_ = std::make_unique<TestDatabase>(*server);
-        db_->migrate();
-        db_->run_sql_file(source_dir / "config/demo-devices.sql");
+        DemoDatabaseTest::SetUp();
+        if (IsSkipped()) return;
         db_->exec("INSERT INTO communities (id, name) VALUES (2, 'Basavanagudi')");
         db_->exec("INSERT INTO nodes (id, community_id, name, category, telemetry_source) VALUES (20, 2, 'OHT-B', 'OHT', 'mqtt')");
         // OHT-1 (node 1): a water level every minute of the day, entry ids 1..1440.
@@ -57,7 +53,6 @@ protected:
     }
 
     std::shared_ptr<std::string> log_ = std::make_shared<std::string>();
-    std::unique_ptr<TestDatabase> db_;
     std::unique_ptr<HistoryReader> reader_;
 };
 

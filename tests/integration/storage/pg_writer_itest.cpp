@@ -61,16 +61,8 @@ struct StoredLog {
     }
 };
 
-class PgWriterTest : public ::testing::Test {
+class PgWriterTest : public flowgate::test::DemoDatabaseTest {
 protected:
-    void SetUp() override {
-        const auto server = flowgate::test::base_database_url();
-        if (!server) GTEST_SKIP() << "FLOWGATE_DATABASE_URL is not set; run scripts/test, or eval \"$(scripts/services env)\"";
-        db_ = std::make_unique<TestDatabase>(*server);
-        db_->migrate();
-        db_->run_sql_file(std::filesystem::path{FLOWGATE_SOURCE_DIR} / "config/demo-devices.sql");
-    }
-
     PgWriterOptions options(const std::string& url) const {
         PgWriterOptions o;
         o.url = url;
@@ -87,7 +79,6 @@ protected:
 
     std::shared_ptr<std::string> log_ = std::make_shared<std::string>();
     StoredLog stored_;
-    std::unique_ptr<TestDatabase> db_;
 };
 
 } // namespace

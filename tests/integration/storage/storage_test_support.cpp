@@ -195,6 +195,10 @@ std::size_t occurrences(const std::string& haystack, const std::string& needle) 
     return count;
 }
 
+void TestDatabase::load_demo_devices() const {
+    run_sql_file(std::filesystem::path{FLOWGATE_SOURCE_DIR} / "config/demo-devices.sql");
+}
+
 std::filesystem::path migrations_dir() { return std::filesystem::path{FLOWGATE_SOURCE_DIR} / "migrations"; }
 
 } // namespace flowgate::test

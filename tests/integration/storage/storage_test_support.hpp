@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include "flowgate/obs/logger.hpp"
@@ -40,6 +41,8 @@ public:
 
     /// Applies migrations/ of the source tree (throws on failure).
     void migrate() const;
+    /// Loads config/demo-devices.sql: community 1 and its 8 nodes.
+    void load_demo_devices() const;
     /// Runs a SQL file in one transaction, like `psql -1 -f`.
     void run_sql_file(const std::filesystem::path& path) const;
     /// Runs statements in one transaction.
@@ -53,6 +56,21 @@ private:
     std::string server_url_;
     std::string name_;
     std::string url_;
+};
+
+/// A fixture whose every test gets a fresh migrated database holding the demo network in
+/// `db_`; the test is skipped when FLOWGATE_DATABASE_URL is not set.
+class DemoDatabaseTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto server = base_database_url();
+        if (!server) GTEST_SKIP() << "FLOWGATE_DATABASE_URL is not set; run scripts/test, or eval \"$(scripts/services env)\"";
+        db_ = std::make_unique<TestDatabase>(*server);
+        db_->migrate();
+        db_->load_demo_devices();
+    }
+
+    std::unique_ptr<TestDatabase> db_;
 };
 
 /// PostgreSQL (with Redis and Mosquitto, which scripts/services starts along) in a run dir and
